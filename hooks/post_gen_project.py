@@ -1,0 +1,59 @@
+"""Turn the freshly generated folder into a git repository with a first commit.
+
+setuptools-scm computes the version from git, so the project must be a
+repository before its first build. A missing git is reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+INITIAL_COMMIT_MESSAGE = "Initial commit from cookiecutter-azure-pylib"
+
+
+def is_git_repository(path: Path) -> bool:
+    return (path / ".git").exists()
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def init_repository(path: Path, author_name: str, author_email: str) -> str:
+    """Create the repository with one commit; return what happened, for the user."""
+    if shutil.which("git") is None:
+        return (
+            "git was not found: run `git init` and commit before the first build "
+            "(the version is computed from git tags)."
+        )
+    if is_git_repository(path):
+        return "Existing git repository left as it is."
+    git("init", "--quiet", "--initial-branch=main", cwd=path)
+    git("add", "--all", cwd=path)
+    # The author answers stand in only where git has no identity configured.
+    identity = ["-c", f"user.name={author_name}", "-c", f"user.email={author_email}"]
+    if has_git_identity(path):
+        identity = []
+    git(*identity, "commit", "--quiet", "--no-verify", "-m", INITIAL_COMMIT_MESSAGE, cwd=path)
+    return f"Created a git repository on branch main with the first commit in {path}."
+
+
+def has_git_identity(path: Path) -> bool:
+    probe = subprocess.run(
+        ["git", "var", "GIT_COMMITTER_IDENT"], cwd=path, capture_output=True
+    )
+    return probe.returncode == 0
+
+
+if __name__ == "__main__":
+    print(
+        init_repository(
+            Path.cwd(),
+            author_name="{{ cookiecutter.author_name }}",
+            author_email="{{ cookiecutter.author_email }}",
+        ),
+        file=sys.stderr,
+    )

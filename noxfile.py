@@ -1,0 +1,18 @@
+"""Checks of the template itself: ``nox`` runs the whole test suite."""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+
+TEST_REQUIREMENTS = "tests/requirements.txt"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Bake the template in every combination and run the baked projects' checks."""
+    session.install("-r", TEST_REQUIREMENTS)
+    session.run("pytest", *session.posargs)

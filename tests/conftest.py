@@ -1,0 +1,25 @@
+"""Shared fixtures: bake the template into a temporary folder and look at the result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.baking import BakedProject, bake
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: runs real tools (nox, pip, twine) inside a baked project"
+    )
+
+
+@pytest.fixture
+def default_project(tmp_path: Path) -> BakedProject:
+    """The project baked from the template's defaults, as `cookiecutter --no-input` does."""
+    return bake(tmp_path)

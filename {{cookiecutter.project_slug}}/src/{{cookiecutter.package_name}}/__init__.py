@@ -1,0 +1,9 @@
+"""{{ cookiecutter.project_name }}: {{ cookiecutter.description }}."""
+
+from importlib.metadata import version
+
+from {{ cookiecutter.package_name }}.batching import chunked
+
+__all__ = ["__version__", "chunked"]
+
+__version__ = version("{{ cookiecutter.project_slug }}")
