@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.baking import BakedProject, bake
+from tests.index_server import IndexServer, running_index_server
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 
@@ -23,3 +23,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def default_project(tmp_path: Path) -> BakedProject:
     """The project baked from the template's defaults, as `cookiecutter --no-input` does."""
     return bake(tmp_path)
+
+
+@pytest.fixture
+def index_server(tmp_path: Path) -> Iterator[IndexServer]:
+    """A password-protected package index on 127.0.0.1, PyPI as its upstream."""
+    with running_index_server(tmp_path) as server:
+        yield server
