@@ -46,7 +46,11 @@ def all_combinations() -> list[dict[str, Any]]:
 
 
 def combination_id(answers: dict[str, Any]) -> str:
-    return "-".join(f"{key}={value}" for key, value in answers.items())
+    """A short test id, e.g. `project-3.11-MIT-include_dockerfile-git-tags`."""
+    return "-".join(
+        (key if value else f"no_{key}") if isinstance(value, bool) else str(value)
+        for key, value in answers.items()
+    )
 
 
 @dataclass
@@ -110,6 +114,7 @@ class BakedProject:
 
 def bake(output_dir: Path, **answers: Any) -> BakedProject:
     """Bake the template without prompting; `answers` override the defaults."""
+    output_dir.mkdir(parents=True, exist_ok=True)
     config = output_dir / "cookiecutter-config.yaml"
     config.write_text(f"replay_dir: {json.dumps(str(output_dir / 'replay'))}\n")
     project = cookiecutter(
