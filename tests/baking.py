@@ -75,8 +75,8 @@ class BakedProject:
     @property
     def package(self) -> str:
         """The import package: the one folder under src/."""
-        (package,) = (self.path / "src").iterdir()
-        return package.name
+        (init,) = (self.path / "src").glob("*/__init__.py")
+        return init.parent.name
 
     def files(self) -> list[Path]:
         """Every file the template generated (git's own files excluded)."""
