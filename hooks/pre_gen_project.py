@@ -26,8 +26,8 @@ FREE_TEXT_MAX_LENGTH = {"project_name": 100, "description": 200, "author_name": 
 
 # Generated Python files hold the names on lines black and flake8 (88 columns)
 # must accept as they are.
-DISTRIBUTION_MAX_LENGTH = 50
-PACKAGE_MAX_LENGTH = 50
+DISTRIBUTION_MAX_LENGTH = 36
+PACKAGE_MAX_LENGTH = 36
 
 # PEP 503 normalised form, as cookiecutter's slugify produces it.
 DISTRIBUTION = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
