@@ -117,6 +117,8 @@ def bake(
         )
     if found:
         raise Refused(rules.report(found))
+    # cookiecutter creates missing parent folders and leaves them on failure.
+    missing_output_dir = not output_dir.exists()
     try:
         project = cookiecutter(
             str(TEMPLATE),
@@ -138,7 +140,9 @@ def bake(
             " to derive it from (for example 'my-shared-utils')."
         ])) from None  # fmt: skip
     except FailedHookException:
-        # The hook has printed its own message; cookiecutter removed what it made.
+        # The hook has printed its own message; cookiecutter removed the project.
+        if missing_output_dir and not any(output_dir.iterdir()):
+            output_dir.rmdir()
         raise Refused("") from None
     return Path(project)
 
