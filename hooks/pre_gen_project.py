@@ -215,13 +215,13 @@ def extras_list(value: str) -> str | None:
     names = [name.strip() for name in value.split(",")]
     if "" in names:
         return "must not have an empty name between commas"
-    if bad := [name for name in names if not EXTRA.match(name)]:
+    if bad := [repr(name) for name in names if not EXTRA.match(name)]:
         return (
             f"has names that are not normalised extra names ({', '.join(bad)}):"
             " lowercase ASCII letters and digits joined by single hyphens"
         )
     if duplicates := sorted({name for name in names if names.count(name) > 1}):
-        return f"names {', '.join(duplicates)} more than once"
+        return f"names {', '.join(map(repr, duplicates))} more than once"
     if reserved := sorted(set(names) & RESERVED_EXTRAS):
         return (
             f"must not redefine {', '.join(reserved)}: the template defines the"
