@@ -37,7 +37,15 @@ def init_repository(path: Path, author_name: str, author_email: str) -> str:
     identity = ["-c", f"user.name={author_name}", "-c", f"user.email={author_email}"]
     if has_git_identity(path):
         identity = []
-    git(*identity, "commit", "--quiet", "--no-verify", "-m", INITIAL_COMMIT_MESSAGE, cwd=path)
+    git(
+        *identity,
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "-m",
+        INITIAL_COMMIT_MESSAGE,
+        cwd=path,
+    )
     return f"Created a git repository on branch main with the first commit in {path}."
 
 

@@ -1,4 +1,4 @@
-"""{{ cookiecutter.project_name }}: {{ cookiecutter.description }}."""
+"""{{ (cookiecutter.project_name ~ ": " ~ cookiecutter.description ~ ".") | wordwrap(82) }}"""
 
 from importlib.metadata import version
 

@@ -1,0 +1,193 @@
+"""Bake this template; on bad answers print only what is wrong with them.
+
+    python bake.py [--no-input] [-o DIR] [-f] [key=value ...]
+
+It runs cookiecutter with the same answers and checks as ``cookiecutter``
+itself (the rules live in hooks/pre_gen_project.py), but stops before
+cookiecutter prints a traceback: bad answers, an existing project folder or a
+failing hook end with one short message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cookiecutter.config import get_user_config
+from cookiecutter.exceptions import (
+    EmptyDirNameException,
+    FailedHookException,
+    OutputDirExistsException,
+)
+from cookiecutter.generate import generate_context
+from cookiecutter.main import cookiecutter
+from cookiecutter.prompt import YesNoPrompt, prompt_for_config
+from rich.prompt import InvalidResponse
+
+TEMPLATE = Path(__file__).resolve().parent
+CONTEXT_FILE = TEMPLATE / "cookiecutter.json"
+RULES_FILE = TEMPLATE / "hooks" / "pre_gen_project.py"
+# cookiecutter renders answers given on the command line as Jinja templates.
+TEMPLATE_SYNTAX = ("{{", "{%", "{#")
+REFUSED = 2
+
+
+class Refused(Exception):
+    """The template will not bake these answers into this folder; says why."""
+
+
+def load_rules() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("pre_gen_project", RULES_FILE)
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    return rules
+
+
+def command_line_problems(answers: dict[str, Any], rules: ModuleType) -> list[str]:
+    """What cookiecutter would reject with a traceback before any hook runs."""
+    template_context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
+    choices = rules.choices_of(template_context)
+    known = [field for field in template_context if not field.startswith("_")]
+    found = []
+    for field, value in answers.items():
+        if field not in known:
+            found.append(
+                f"{field!r} is not an answer of this template; the answers are"
+                f" {', '.join(known)}."
+            )
+        elif isinstance(value, str) and any(mark in value for mark in TEMPLATE_SYNTAX):
+            found.append(
+                f"{field} {value!r} must not contain '{{{{', '{{%' or '{{#'"
+                " (cookiecutter reads them as template code)."
+            )
+        elif field in choices and value not in choices[field]:
+            found.append(
+                f"{field} {value!r} must be one of {', '.join(choices[field])}"
+                f" (for example {choices[field][0]!r})."
+            )
+        elif isinstance(template_context[field], bool) and not is_yes_or_no(value):
+            found.append(f"{field} {value!r} must be yes or no (for example 'yes').")
+    return found
+
+
+def is_yes_or_no(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    try:
+        YesNoPrompt().process_response(str(value))
+    except InvalidResponse:
+        return False
+    return True
+
+
+def rendered_answers(
+    answers: dict[str, Any], config_file: str | None
+) -> dict[str, Any]:
+    """Every answer as cookiecutter --no-input would compute it."""
+    config = get_user_config(config_file=config_file)
+    context = generate_context(
+        context_file=str(CONTEXT_FILE),
+        default_context=config["default_context"],
+        extra_context=answers,
+    )
+    return dict(prompt_for_config(context, no_input=True))
+
+
+def bake(
+    answers: dict[str, Any],
+    output_dir: Path = Path("."),
+    *,
+    no_input: bool = True,
+    overwrite: bool = False,
+    config_file: str | None = None,
+) -> Path:
+    """Bake the template and return the project folder, or raise Refused."""
+    rules = load_rules()
+    found = command_line_problems(answers, rules)
+    if not found and no_input:
+        template_context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
+        found = rules.problems(
+            rendered_answers(answers, config_file), rules.choices_of(template_context)
+        )
+    if found:
+        raise Refused(rules.report(found))
+    # cookiecutter creates missing parent folders and leaves them on failure.
+    missing_output_dir = not output_dir.exists()
+    try:
+        project = cookiecutter(
+            str(TEMPLATE),
+            no_input=no_input,
+            extra_context=answers,
+            output_dir=str(output_dir),
+            overwrite_if_exists=overwrite,
+            config_file=config_file,
+        )
+    except OutputDirExistsException as error:
+        folder = str(error).removeprefix("Error: ").split('"')[1]
+        raise Refused(
+            f"{folder} already exists: nothing was changed. Choose another"
+            " output folder, or pass -f to generate the template's files over it."
+        ) from None
+    except EmptyDirNameException:
+        raise Refused(rules.report([
+            "project_slug '' is empty: the project name needs letters or digits"
+            " to derive it from (for example 'my-shared-utils')."
+        ])) from None  # fmt: skip
+    except FailedHookException:
+        # The hook has printed its own message; cookiecutter removed the project.
+        if missing_output_dir and not any(output_dir.iterdir()):
+            output_dir.rmdir()
+        raise Refused("") from None
+    return Path(project)
+
+
+def parse_answers(pairs: list[str]) -> dict[str, str]:
+    answers = {}
+    for pair in pairs:
+        field, equals, value = pair.partition("=")
+        if not equals:
+            raise Refused(
+                f"{pair!r} is not an answer: write key=value, e.g. feed_name=pypi"
+            )
+        answers[field] = value
+    return answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("answers", nargs="*", metavar="key=value")
+    parser.add_argument("--no-input", action="store_true", help="do not prompt")
+    parser.add_argument("-o", "--output-dir", type=Path, default=Path("."))
+    parser.add_argument(
+        "-f", "--overwrite-if-exists", action="store_true",
+        help="generate over an existing project folder (other files are kept)",
+    )  # fmt: skip
+    parser.add_argument("--config-file", help="cookiecutter user config file")
+    arguments = parser.parse_args(argv)
+    # cookiecutter logs a traceback for a failing hook; the hook said it better.
+    logging.getLogger("cookiecutter").addHandler(logging.NullHandler())
+    logging.getLogger("cookiecutter").propagate = False
+    try:
+        project = bake(
+            parse_answers(arguments.answers),
+            arguments.output_dir,
+            no_input=arguments.no_input,
+            overwrite=arguments.overwrite_if_exists,
+            config_file=arguments.config_file,
+        )
+    except Refused as refused:
+        if str(refused):
+            print(refused, file=sys.stderr)
+        return REFUSED
+    print(project)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
