@@ -247,6 +247,7 @@ def test_cruft_create_records_the_template_source_and_commit(
     assert project.git("rev-list", "--count", "HEAD").strip() == "1"
     assert project.changed_files == set()
     project.cruft("check")
+    project.cruft("diff", "--exit-code")
 
 
 @pytest.mark.slow
@@ -320,4 +321,56 @@ def test_update_touching_a_line_the_user_changed_leaves_conflict_markers(
     )
     assert "UU .flake8" in project.git("status", "--porcelain").splitlines()
     # The rest of the update arrived all the same.
+    assert project.read(".gitignore").rstrip().endswith(".ruff_cache/")
+
+
+@pytest.mark.slow
+def test_project_baked_with_cookiecutter_adopts_cruft_with_link(
+    tmp_path: Path, template: TemplateRepository, git_env: dict[str, str]
+) -> None:
+    baked_at = template.head
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            str(template.path),
+            "feed_scope=organization",
+            "license=MIT",
+        ],
+        projects,
+        git_env,
+    )
+    project = Project(projects / PROJECT_SLUG, git_env)
+    template.edit_generated(".gitignore", lambda text: text + "\n.ruff_cache/\n")
+    template.commit("Ignore the ruff cache")
+    # The answers of the bake, from cookiecutter's replay file, as README.md shows.
+    replay = (
+        Path(git_env["HOME"]) / ".cookiecutter_replay" / f"{template.path.name}.json"
+    )
+    answers = {
+        key: value
+        for key, value in json.loads(replay.read_text())["cookiecutter"].items()
+        if not key.startswith("_")
+    }
+
+    project.cruft(
+        "link",
+        str(template.path),
+        "--checkout",
+        baked_at,
+        "--no-input",
+        "--extra-context",
+        json.dumps(answers),
+    )
+    assert project.changed_files == {".cruft.json"}
+    # Linked to the right commit with the right answers: no difference at all.
+    project.cruft("diff", "--exit-code")
+    project.commit_all("Link to the template with cruft")
+    project.cruft("update", "--skip-apply-ask")
+
+    assert project.changed_files == {".gitignore", ".cruft.json"}
     assert project.read(".gitignore").rstrip().endswith(".ruff_cache/")
