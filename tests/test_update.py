@@ -96,6 +96,9 @@ class TemplateRepository:
         self.git("commit", "--quiet", "-m", message)
         return self.head
 
+    def tag(self, name: str) -> None:
+        self.git("tag", "--annotate", name, "-m", f"cookiecutter-azure-pylib {name}")
+
     @property
     def head(self) -> str:
         return self.git("rev-parse", "HEAD")
@@ -154,20 +157,22 @@ def template(tmp_path: Path, git_env: dict[str, str]) -> TemplateRepository:
     return TemplateRepository(tmp_path / "template", git_env)
 
 
-@pytest.fixture
-def project(tmp_path: Path, template: TemplateRepository, git_env) -> Project:
+def create_project(
+    template: TemplateRepository, projects: Path, *options: str
+) -> Project:
     """`cruft create` from the template repository, then the documented first commit."""
-    projects = tmp_path / "projects"
-    projects.mkdir()
-    run(
-        [sys.executable, "-m", "cruft", "create", "--no-input", str(template.path)],
-        projects,
-        git_env,
-    )
+    projects.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "cruft", "create", "--no-input", *options]
+    run([*command, str(template.path)], projects, template.env)
     path = projects / PROJECT_SLUG
     for command in FIRST_COMMIT:
-        run(command, path, git_env)
-    return Project(path, git_env)
+        run(command, path, template.env)
+    return Project(path, template.env)
+
+
+@pytest.fixture
+def project(tmp_path: Path, template: TemplateRepository) -> Project:
+    return create_project(template, tmp_path / "projects")
 
 
 # The hook, called directly
@@ -322,6 +327,29 @@ def test_update_touching_a_line_the_user_changed_leaves_conflict_markers(
     assert "UU .flake8" in project.git("status", "--porcelain").splitlines()
     # The rest of the update arrived all the same.
     assert project.read(".gitignore").rstrip().endswith(".ruff_cache/")
+
+
+@pytest.mark.slow
+def test_project_pinned_to_a_release_tag_updates_to_the_next_tag_only(
+    tmp_path: Path, template: TemplateRepository
+) -> None:
+    template.tag("v1.0.0")
+    template.edit_generated(".gitignore", lambda text: text + "\n.ruff_cache/\n")
+    template.commit("Ignore the ruff cache")
+    template.tag("v1.1.0")
+    template.edit_generated(".gitignore", lambda text: text + "\n.mypy_cache/\n")
+    template.commit("Ignore the mypy cache, not released yet")
+    project = create_project(template, tmp_path / "projects", "--checkout", "v1.0.0")
+    assert ".ruff_cache/" not in project.read(".gitignore")
+
+    project.cruft("update", "--skip-apply-ask", "--checkout", "v1.1.0")
+
+    gitignore = project.read(".gitignore")
+    assert ".ruff_cache/" in gitignore and ".mypy_cache/" not in gitignore
+    project.commit_all("Update to cookiecutter-azure-pylib 1.1.0")
+    project.cruft("check", "--checkout", "v1.1.0")
+    # The default branch has moved on since the tag.
+    assert project.cruft("check", check=False).returncode != 0
 
 
 @pytest.mark.slow
