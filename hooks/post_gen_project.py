@@ -2,6 +2,12 @@
 
 setuptools-scm computes the version from git, so the project must be a
 repository before its first build. A missing git is reported, not fatal.
+
+Under cruft the hook leaves git alone. `cruft update` and `cruft diff` run it
+in scratch renders whose difference is applied to the real project: a
+repository there would end up in that diff. And `cruft create` writes
+.cruft.json only after the hook, so the first commit is the user's to make
+(the template's README shows the one command).
 """
 
 from __future__ import annotations
@@ -12,6 +18,15 @@ import sys
 from pathlib import Path
 
 INITIAL_COMMIT_MESSAGE = "Initial commit from cookiecutter-azure-pylib"
+
+
+def post_generate(
+    path: Path, author_name: str, author_email: str, cruft_template_commit: str
+) -> str:
+    """Do what the render needs; return the message for the user, empty for none."""
+    if cruft_template_commit:
+        return ""
+    return init_repository(path, author_name, author_email)
 
 
 def is_git_repository(path: Path) -> bool:
@@ -57,11 +72,12 @@ def has_git_identity(path: Path) -> bool:
 
 
 if __name__ == "__main__":
-    print(
-        init_repository(
-            Path.cwd(),
-            author_name="{{ cookiecutter.author_name }}",
-            author_email="{{ cookiecutter.author_email }}",
-        ),
-        file=sys.stderr,
+    message = post_generate(
+        Path.cwd(),
+        author_name="{{ cookiecutter.author_name }}",
+        author_email="{{ cookiecutter.author_email }}",
+        # cruft adds the template commit as `_commit`; plain cookiecutter does not.
+        cruft_template_commit="{{ cookiecutter.get('_commit', '') }}",
     )
+    if message:
+        print(message, file=sys.stderr)

@@ -341,10 +341,12 @@ def report(found: list[str]) -> str:
 
 if __name__ == "__main__":
     ANSWERS = json.loads(r"""{{ cookiecutter | jsonify }}""")
-    template_context = json.loads(
-        (Path(ANSWERS["_repo_dir"]) / "cookiecutter.json").read_text(encoding="utf-8")
-    )
-    found = problems(ANSWERS, choices_of(template_context))
+    # cruft renders without `_repo_dir`, and refuses out-of-choice values itself.
+    template = Path(ANSWERS.get("_repo_dir", "."), "cookiecutter.json")
+    choices = {}
+    if "_repo_dir" in ANSWERS:
+        choices = choices_of(json.loads(template.read_text(encoding="utf-8")))
+    found = problems(ANSWERS, choices)
     if found:
         print(report(found), file=sys.stderr)
         sys.exit(1)
