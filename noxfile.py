@@ -16,3 +16,11 @@ def tests(session: nox.Session) -> None:
     """Bake the template in every combination and run the baked projects' checks."""
     session.install("-r", TEST_REQUIREMENTS)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check the template's own code with black and flake8."""
+    session.install("black>=25.1", "flake8>=7.1")
+    session.run("black", "--check", "--diff", ".")
+    session.run("flake8")

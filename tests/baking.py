@@ -42,7 +42,9 @@ def all_combinations() -> list[dict[str, Any]]:
         [True, False] if isinstance(options, bool) else options
         for options in CHOICES.values()
     ]
-    return [dict(zip(CHOICES, combination)) for combination in itertools.product(*values)]
+    return [
+        dict(zip(CHOICES, combination)) for combination in itertools.product(*values)
+    ]
 
 
 def combination_id(answers: dict[str, Any]) -> str:
@@ -103,12 +105,20 @@ class BakedProject:
             )
         return result
 
-    def nox(self, *arguments: str, env: dict[str, str] | None = None, check: bool = True):
+    def nox(
+        self, *arguments: str, env: dict[str, str] | None = None, check: bool = True
+    ):
         """Run nox in the project on the running interpreter only."""
         python = f"{sys.version_info.major}.{sys.version_info.minor}"
         return self.run(
-            sys.executable, "-m", "nox", "--force-python", python, *arguments,
-            env=env, check=check,
+            sys.executable,
+            "-m",
+            "nox",
+            "--force-python",
+            python,
+            *arguments,
+            env=env,
+            check=check,
         )
 
 

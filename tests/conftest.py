@@ -21,7 +21,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def default_project(tmp_path: Path) -> BakedProject:
-    """The project baked from the template's defaults, as `cookiecutter --no-input` does."""
+    """The project `cookiecutter --no-input` bakes from the defaults."""
     return bake(tmp_path)
 
 

@@ -87,7 +87,9 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_index_server(workdir: Path, *, fallback_to_pypi: bool = True) -> Iterator[IndexServer]:
+def running_index_server(
+    workdir: Path, *, fallback_to_pypi: bool = True
+) -> Iterator[IndexServer]:
     """Start pypiserver on a free loopback port; stop it on exit."""
     packages = workdir / "index-packages"
     packages.mkdir(parents=True)
@@ -98,16 +100,28 @@ def running_index_server(workdir: Path, *, fallback_to_pypi: bool = True) -> Ite
 
     port = free_port()
     command = [
-        sys.executable, "-m", "pypiserver", "run",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--authenticate", "download,list,update",
-        "--passwords", htpasswd.path,
-        "--backend", "simple-dir",
-        "--log-stream", "none",
+        sys.executable,
+        "-m",
+        "pypiserver",
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--authenticate",
+        "download,list,update",
+        "--passwords",
+        htpasswd.path,
+        "--backend",
+        "simple-dir",
+        "--log-stream",
+        "none",
         *(["--fallback-url", PYPI] if fallback_to_pypi else ["--disable-fallback"]),
         str(packages),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         root = f"http://127.0.0.1:{port}"
         wait_until_healthy(f"{root}/health", process)

@@ -27,7 +27,6 @@ from validate_pyproject import api as validate_pyproject_api
 
 from tests.baking import BakedProject
 
-
 # Jinja delimiters or a cookiecutter variable left in a generated file.
 UNRENDERED = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
 
@@ -112,7 +111,7 @@ def check_imports(project: BakedProject) -> None:
 
 
 def assert_static_checks_pass(project: BakedProject) -> None:
-    """Fully rendered, validate-pyproject, black --check, flake8, the package imports."""
+    """Fully rendered, valid pyproject, black- and flake8-clean, importable."""
     check_fully_rendered(project)
     check_pyproject(project)
     check_black(project)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,9 @@ COMBINATIONS = all_combinations()
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=map(combination_id, COMBINATIONS))
-def test_every_combination_bakes_a_clean_project(tmp_path: Path, answers: dict[str, Any]):
+def test_every_combination_bakes_a_clean_project(
+    tmp_path: Path, answers: dict[str, Any]
+):
     project = bake(tmp_path, **answers)
 
     assert_static_checks_pass(project)
@@ -32,7 +33,9 @@ def test_supported_pythons_run_from_the_minimum_up_to_3_14(tmp_path: Path, minim
     project = bake(tmp_path, minimum_python=minimum)
 
     classifiers = project.pyproject["project"]["classifiers"]
-    versions = [c.rsplit(" ", 1)[1] for c in classifiers if c.count("::") == 2 and "3." in c]
+    versions = [
+        c.rsplit(" ", 1)[1] for c in classifiers if c.count("::") == 2 and "3." in c
+    ]
     first = int(minimum.split(".")[1])
     assert versions == [f"3.{minor}" for minor in range(first, 15)]
     assert project.pyproject["project"]["requires-python"] == f">={minimum}"
@@ -46,7 +49,10 @@ def test_defaults_bake_my_shared_utils_with_its_package(default_project):
 
 
 def test_build_backend_is_setuptools_build_meta(default_project):
-    assert default_project.pyproject["build-system"]["build-backend"] == "setuptools.build_meta"
+    assert (
+        default_project.pyproject["build-system"]["build-backend"]
+        == "setuptools.build_meta"
+    )
 
 
 def test_proprietary_code_cannot_be_uploaded_to_public_pypi(default_project):
@@ -88,8 +94,15 @@ def test_scm_version_is_the_tag_and_dev_versions_count_up_from_it(
     default_project.run("git", "tag", "v1.2.0")
     for number in range(commits_after_tag):
         default_project.run(
-            "git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-            "commit", "--allow-empty", "-m", f"change {number}",
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "--allow-empty",
+            "-m",
+            f"change {number}",
         )
 
     version = default_project.run(sys.executable, "-m", "setuptools_scm").stdout.strip()

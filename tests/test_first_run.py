@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -28,19 +28,25 @@ def installed_and_imported(project: BakedProject, tmp_path: Path) -> str:
     ).stdout
 
 
-@pytest.mark.parametrize("answers", [{}, EVERYTHING_ON], ids=["defaults", "everything-on"])
-def test_first_nox_run_passes_and_the_wheel_installs_and_imports(tmp_path: Path, answers):
+@pytest.mark.parametrize(
+    "answers", [{}, EVERYTHING_ON], ids=["defaults", "everything-on"]
+)
+def test_first_nox_run_passes_and_the_wheel_installs_and_imports(
+    tmp_path: Path, answers
+):
     project = bake(tmp_path / "bake", **answers)
 
     result = project.nox()
 
     for session in ("tests", "lint", "build"):
-        assert f"* {session}-" in result.stderr and "success" in result.stderr
-    assert "failed" not in result.stderr
+        assert re.search(rf"\* {session}-[\d.]+: success", result.stderr), session
     assert sorted(path.suffix for path in (project.path / "dist").iterdir()) == [
         ".gz",
         ".whl",
     ]
     assert list((project.path / "reports").glob("junit-py*.xml"))
     assert list((project.path / "reports").glob("coverage-py*.xml"))
-    assert installed_and_imported(project, tmp_path) == f"{project.distribution} 0.1.dev1\n"
+    assert (
+        installed_and_imported(project, tmp_path)
+        == f"{project.distribution} 0.1.dev1\n"
+    )
