@@ -62,9 +62,10 @@ def command_line_problems(answers: dict[str, Any], rules: ModuleType) -> list[st
                 f" {', '.join(known)}."
             )
         elif isinstance(value, str) and any(mark in value for mark in TEMPLATE_SYNTAX):
+            example = rules.GOOD.get(field, template_context[field])
             found.append(
-                f"{field} {value!r} must not contain '{{{{', '{{%' or '{{#'"
-                " (cookiecutter reads them as template code)."
+                f"{field} {value!r} must not contain '{{{{', '{{%' or '{{#', which"
+                f" cookiecutter reads as template code (for example {example!r})."
             )
         elif field in choices and value not in choices[field]:
             found.append(

@@ -67,9 +67,12 @@ def test_an_azure_project_with_spaces_renders_correctly_everywhere(tmp_path):
     assert feed_urls
     for url in feed_urls:
         assert f"/{encoded}/_packaging/python-internal/pypi/simple/" in url
-    # The plain name appears only where a value, not a URL, is expected.
+    # The plain name appears only where a value, not a URL, is expected:
+    # the feed coordinates, and the build identity named in the README.
     for path in project.files():
         text = path.read_text(encoding="utf-8")
         for line in text.splitlines():
-            if azure_project in line:
-                assert line == f'project = "{azure_project}"', f"{path}: {line}"
+            if azure_project in line and "://" in line:
+                raise AssertionError(f"{path}: unencoded in a URL: {line}")
+    assert f'project = "{azure_project}"' in project.read("pyproject.toml")
+    assert f"*{azure_project} Build Service (myorg)*" in readme
