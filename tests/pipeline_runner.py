@@ -384,7 +384,10 @@ class JobRun:
             raise StepFailed(f"Cache@2 path {inputs['path']} is not a folder pip or uv uses")
         for segment in inputs["key"].split("|"):
             segment = segment.strip()
-            if not segment.startswith('"') and not list(self.sources.glob(segment)):
+            # Azure hashes an unquoted segment that looks like a path (has a
+            # `.` or `/`); the file must exist.
+            looks_like_path = not segment.startswith('"') and re.search(r"[./*]", segment)
+            if looks_like_path and not list(self.sources.glob(segment)):
                 raise StepFailed(f"Cache@2 key file {segment} does not exist")
         Path(inputs["path"]).mkdir(parents=True, exist_ok=True)
         return f"{cached[inputs['path']]} = {inputs['path']} kept between jobs"
