@@ -60,10 +60,14 @@ class StepFailed(Exception):
 
 # --- Azure condition expressions -------------------------------------------
 
-TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<name>[A-Za-z_.]+)|(?P<punct>[(),\[\]]))")
+TOKEN = re.compile(
+    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<name>[A-Za-z_.]+)|(?P<punct>[(),\[\]]))"
+)
 
 
-def evaluate(expression: str, variables: dict[str, str], status: dict[str, bool]) -> bool:
+def evaluate(
+    expression: str, variables: dict[str, str], status: dict[str, bool]
+) -> bool:
     """Evaluate an Azure Pipelines condition.
 
     Supports and, or, not, eq, ne, startsWith (case-insensitive, like Azure),
@@ -135,7 +139,9 @@ def call(function: str, arguments: list[Any], status: dict[str, bool]) -> Any:
         return text(arguments[0]) != text(arguments[1])
     if function == "startsWith" and len(arguments) == 2:
         return text(arguments[0]).startswith(text(arguments[1]))
-    raise PipelineError(f"Unsupported function {function}() with {len(arguments)} arguments")
+    raise PipelineError(
+        f"Unsupported function {function}() with {len(arguments)} arguments"
+    )
 
 
 def lookup(variables: dict[str, str], name: str) -> str | None:
@@ -255,13 +261,24 @@ class LocalAgent:
             if not matrix:
                 yield job["job"], job, {}
                 continue
-            legs = {name: {k: str(v) for k, v in leg.items()} for name, leg in matrix.items()}
-            runnable = [n for n, leg in legs.items() if leg.get("python.version") == RUNNING_PYTHON]
+            legs = {
+                name: {k: str(v) for k, v in leg.items()}
+                for name, leg in matrix.items()
+            }
+            runnable = [
+                n
+                for n, leg in legs.items()
+                if leg.get("python.version") == RUNNING_PYTHON
+            ]
             if not runnable:
-                raise PipelineError(f"No leg of {job['job']} runs on Python {RUNNING_PYTHON}")
+                raise PipelineError(
+                    f"No leg of {job['job']} runs on Python {RUNNING_PYTHON}"
+                )
             for name in legs:
                 if name not in runnable:
-                    result.jobs_not_run.append(f"{job['job']} {name}: needs another Python")
+                    result.jobs_not_run.append(
+                        f"{job['job']} {name}: needs another Python"
+                    )
             for name in runnable:
                 yield f"{job['job']} {name}", job, legs[name]
 
@@ -281,7 +298,9 @@ class LocalAgent:
 
     def run_job(self, name, job, variables, build, result) -> str:
         if "condition" in job or "dependsOn" in job or "template" in job:
-            raise PipelineError(f"Job {name}: condition/dependsOn/template not supported")
+            raise PipelineError(
+                f"Job {name}: condition/dependsOn/template not supported"
+            )
         job_run = JobRun(self, name, {**variables, **self.predefined(build)}, build)
         outcome = job_run.run(job["steps"])
         result.steps.extend(job_run.records)
@@ -289,13 +308,19 @@ class LocalAgent:
 
 
 class JobRun:
-    def __init__(self, agent: LocalAgent, name: str, variables: dict[str, str], build: Build):
+    def __init__(
+        self, agent: LocalAgent, name: str, variables: dict[str, str], build: Build
+    ):
         self.agent = agent
         self.name = name
         self.variables = variables
         self.build = build
         self.records: list[StepRecord] = []
-        self.path = [p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != Path(sys.executable).parent]
+        self.path = [
+            p
+            for p in os.environ["PATH"].split(os.pathsep)
+            if Path(p) != Path(sys.executable).parent
+        ]
         self.sources = Path(variables["Build.SourcesDirectory"])
         self.temp = Path(variables["Agent.TempDirectory"])
         for folder in (self.sources, self.temp):
@@ -314,10 +339,14 @@ class JobRun:
                 try:
                     output = self.run_step(step)
                 except StepFailed as failure:
-                    self.records.append(StepRecord(self.name, label, "failed", str(failure)))
+                    self.records.append(
+                        StepRecord(self.name, label, "failed", str(failure))
+                    )
                     succeeded = False
                 else:
-                    self.records.append(StepRecord(self.name, label, "succeeded", output))
+                    self.records.append(
+                        StepRecord(self.name, label, "succeeded", output)
+                    )
         finally:
             # Azure empties Agent.TempDirectory after every job: .pypirc goes with it.
             shutil.rmtree(self.temp, ignore_errors=True)
@@ -327,7 +356,9 @@ class JobRun:
         if "checkout" in step:
             return self.checkout(step)
         if "script" in step or "bash" in step:
-            return self.script(step.get("script") or step["bash"], step.get("env") or {})
+            return self.script(
+                step.get("script") or step["bash"], step.get("env") or {}
+            )
         task = step.get("task")
         handler = {
             "UsePythonVersion@0": self.use_python_version,
@@ -339,7 +370,10 @@ class JobRun:
         }.get(task)
         if handler is None:
             raise PipelineError(f"No local equivalent for step {step}")
-        inputs = {key: expand(str(value), self.variables) for key, value in (step.get("inputs") or {}).items()}
+        inputs = {
+            key: expand(str(value), self.variables)
+            for key, value in (step.get("inputs") or {}).items()
+        }
         return handler(inputs)
 
     # -- steps --
@@ -349,9 +383,17 @@ class JobRun:
             raise PipelineError("Only `checkout: self` is supported")
         depth = int(step.get("fetchDepth", "1"))  # Azure's default for new pipelines
         tags = str(step.get("fetchTags", "false")).lower() == "true"
-        commit = git(self.agent.repository, "rev-parse", f"{self.build.source_branch}^{{commit}}")
+        commit = git(
+            self.agent.repository, "rev-parse", f"{self.build.source_branch}^{{commit}}"
+        )
         git(self.sources, "init", "--quiet")
-        git(self.sources, "remote", "add", "origin", self.agent.repository.resolve().as_uri())
+        git(
+            self.sources,
+            "remote",
+            "add",
+            "origin",
+            self.agent.repository.resolve().as_uri(),
+        )
         git(
             self.sources,
             "fetch",
@@ -363,12 +405,18 @@ class JobRun:
             f"+{self.build.source_branch}:refs/remotes/origin/build-source",
         )
         git(self.sources, "checkout", "--quiet", "--force", "--detach", commit)
-        return f"checked out {self.build.source_branch} at {commit[:12]} (depth {depth or 'full'}, tags {tags})"
+        history = f"depth {depth}" if depth else "full history"
+        tag_note = "with tags" if tags else "without tags"
+        return (
+            f"checked out {self.build.source_branch} at {commit}, {history}, {tag_note}"
+        )
 
     def use_python_version(self, inputs: dict[str, str]) -> str:
         spec = inputs["versionSpec"]
         if spec not in (RUNNING_PYTHON, "3.x"):
-            raise PipelineError(f"UsePythonVersion {spec!r}: only Python {RUNNING_PYTHON} runs here")
+            raise PipelineError(
+                f"UsePythonVersion {spec!r}: only Python {RUNNING_PYTHON} runs here"
+            )
         tool = self.agent.workspace.parent / "_tool" / f"Python{RUNNING_PYTHON}"
         if not (tool / "bin" / "python").exists():
             venv.create(tool, with_pip=True)
@@ -379,14 +427,20 @@ class JobRun:
         for required in ("key", "path"):
             if not inputs.get(required):
                 raise StepFailed(f"Cache@2 needs `{required}`")
-        cached = {expand(f"$({name})", self.variables): name for name in CACHE_VARIABLES}
+        cached = {
+            expand(f"$({name})", self.variables): name for name in CACHE_VARIABLES
+        }
         if inputs["path"] not in cached:
-            raise StepFailed(f"Cache@2 path {inputs['path']} is not a folder pip or uv uses")
+            raise StepFailed(
+                f"Cache@2 path {inputs['path']} is not a folder pip or uv uses"
+            )
         for segment in inputs["key"].split("|"):
             segment = segment.strip()
             # Azure hashes an unquoted segment that looks like a path (has a
             # `.` or `/`); the file must exist.
-            looks_like_path = not segment.startswith('"') and re.search(r"[./*]", segment)
+            looks_like_path = not segment.startswith('"') and re.search(
+                r"[./*]", segment
+            )
             if looks_like_path and not list(self.sources.glob(segment)):
                 raise StepFailed(f"Cache@2 key file {segment} does not exist")
         Path(inputs["path"]).mkdir(parents=True, exist_ok=True)
@@ -395,7 +449,9 @@ class JobRun:
     def expected_artifact_feed(self) -> str:
         pyproject = tomllib.loads((self.sources / "pyproject.toml").read_text())
         feed = pyproject["tool"]["azure-artifacts"]
-        return f"{feed['project']}/{feed['feed']}" if "project" in feed else feed["feed"]
+        return (
+            f"{feed['project']}/{feed['feed']}" if "project" in feed else feed["feed"]
+        )
 
     def pip_authenticate(self, inputs: dict[str, str]) -> str:
         if inputs.get("onlyAddExtraIndex", "false").lower() != "false":
@@ -446,7 +502,9 @@ class JobRun:
     def publish_code_coverage_results(self, inputs: dict[str, str]) -> str:
         files = self.matching(inputs["summaryFileLocation"])
         if not files:
-            raise StepFailed(f"No coverage report matches {inputs['summaryFileLocation']}")
+            raise StepFailed(
+                f"No coverage report matches {inputs['summaryFileLocation']}"
+            )
         for path in files:
             if ElementTree.parse(path).getroot().tag != "coverage":
                 raise StepFailed(f"{path} is not a Cobertura report")
@@ -458,7 +516,10 @@ class JobRun:
         env = isolated_environment(
             TF_BUILD="True",
             PATH=os.pathsep.join(self.path),
-            **{environment_name(k): expand(v, self.variables) for k, v in self.variables.items()},
+            **{
+                environment_name(k): expand(v, self.variables)
+                for k, v in self.variables.items()
+            },
             **{k: expand(str(v), self.variables) for k, v in step_env.items()},
         )
         env.pop("CI", None)  # Azure sets TF_BUILD, not CI

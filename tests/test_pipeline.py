@@ -1,4 +1,4 @@
-"""The generated azure-pipelines.yml: valid for Azure, and it publishes the right versions.
+"""The generated azure-pipelines.yml: valid for Azure, publishes the right versions.
 
 Every combination of answers is validated against the Azure Pipelines schema
 that check-jsonschema vendors, plus rules the schema cannot express. One baked
@@ -55,7 +55,9 @@ def steps_of(pipeline: dict[str, Any]):
 def without_schema_gap(pipeline: dict[str, Any]) -> dict[str, Any]:
     for stage in pipeline["stages"]:
         for job in stage["jobs"]:
-            job["steps"] = [s for s in job["steps"] if s.get("task") != UNKNOWN_TO_SCHEMA]
+            job["steps"] = [
+                s for s in job["steps"] if s.get("task") != UNKNOWN_TO_SCHEMA
+            ]
     return pipeline
 
 
@@ -211,6 +213,17 @@ def test_docker_build_gets_the_index_as_a_secret_and_the_version_from_git(
     assert "VERSION" not in static.read("azure-pipelines.yml")
 
 
+def test_readme_shows_the_badge_and_how_releases_reach_the_feed(tmp_path):
+    project = bake(tmp_path, azure_project="Data Platform")
+    readme = project.read("README.md")
+    status = "https://dev.azure.com/myorg/Data%20Platform/_apis/build/status/"
+    assert f"({status}{project.distribution}?branchName=main)" in readme
+    section = readme[readme.index("## Continuous integration") :]
+    assert "a `v1.2.0` tag publishes `1.2.0`" in section
+    assert "Build validation" in section
+    assert "Feed Publisher" in section
+
+
 # --- the condition evaluator the local run relies on -------------------------
 
 PUBLISH = (
@@ -311,19 +324,20 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     mismatch = run("refs/tags/v1.3.0", 4)
     assert not mismatch.succeeded
     assert mismatch.stages == {"Test": "succeeded", "Publish": "failed"}
+    released_commit = project.run("git", "rev-parse", "v1.2.0^{commit}").stdout.strip()
+    assert f"at {released_commit}," in mismatch.ran("publish", "checkout").output
     failed = mismatch.ran("publish", "Publish the release of this tag")
     assert failed.outcome == "failed"
     assert "v1.3.0" in failed.output and "1.2.0" in failed.output
     assert index_server.files() == sorted(release + development)
 
-    print(
-        "\n".join(
-            f"{name}: {result.stages} not run: {result.jobs_not_run}"
-            for name, result in [
-                ("tag", tag),
-                ("main", main),
-                ("feature", feature),
-                ("mismatch", mismatch),
-            ]
-        )
-    )
+    for name, result in [
+        ("tag", tag),
+        ("main", main),
+        ("feature", feature),
+        ("mismatch", mismatch),
+    ]:
+        print(f"\n### {name}: {result.stages}; not run: {result.jobs_not_run}")
+        for step in result.steps:
+            if step.job == "publish" and step.outcome != "skipped":
+                print(f"--- {step.name}: {step.outcome}\n{step.output[-1500:]}")
