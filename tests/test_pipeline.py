@@ -272,6 +272,35 @@ GIT_IDENTITY = {
 }
 
 
+@pytest.mark.parametrize(
+    "checkout, version",
+    [
+        ({}, "0.1.dev1"),  # Azure's default for new pipelines: shallow, no tags
+        ({"fetchDepth": "0", "fetchTags": "true"}, "1.2.1.dev1"),
+    ],
+)
+def test_local_checkout_is_as_shallow_as_azures_unless_told_otherwise(
+    tmp_path, index_server, checkout, version
+):
+    project = bake(tmp_path / "bake", versioning="git-tags")
+    project.run("git", "tag", "-a", "v1.2.0", "-m", "Release 1.2.0", env=GIT_IDENTITY)
+    commit(project, "After the release")
+    pipeline = tmp_path / "azure-pipelines.yml"
+    script = f"{sys.executable} -m setuptools_scm"
+    steps = [{"checkout": "self", **checkout}, {"script": script}]
+    pipeline.write_text(
+        yaml.safe_dump(
+            {"stages": [{"stage": "S", "jobs": [{"job": "J", "steps": steps}]}]}
+        )
+    )
+    agent = LocalAgent(project.path, index_server, tmp_path / "agent" / "work" / "1")
+
+    result = agent.run(pipeline, Build("refs/heads/main"))
+
+    assert result.succeeded, result.output
+    assert result.ran("J", script).output.splitlines()[-1] == version
+
+
 @pytest.mark.slow
 def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     tmp_path: Path, index_server: IndexServer
