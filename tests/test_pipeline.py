@@ -1,0 +1,372 @@
+"""The generated azure-pipelines.yml: valid for Azure, publishes the right versions.
+
+Every combination of answers is validated against the Azure Pipelines schema
+that check-jsonschema vendors, plus rules the schema cannot express. One baked
+project is then run through the pipeline locally (tests/pipeline_runner.py)
+for a tag, main, a feature branch and a tag that does not match the version,
+against a password-protected local index standing in for the feed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.baking import BakedProject, all_combinations, bake, combination_id
+from tests.index_server import IndexServer
+from tests.pipeline_runner import Build, LocalAgent, PipelineError, evaluate
+
+CHECK_JSONSCHEMA = [
+    sys.executable,
+    "-m",
+    "check_jsonschema",
+    "--builtin-schema",
+    "vendor.azure-pipelines",
+    "--regex-variant",
+    "nonunicode",
+    "--data-transform",
+    "azure-pipelines",
+    "--output-format",
+    "json",
+]
+# The vendored schema knows the task name but has no inputs for version 2 of
+# this task, so any use of it fails validation (python-jsonschema/check-jsonschema
+# vendors microsoft/azure-pipelines-vscode's service-schema.json as is).
+UNKNOWN_TO_SCHEMA = "PublishCodeCoverageResults@2"
+SCHEMA_GAP_MESSAGE = f"'{UNKNOWN_TO_SCHEMA}' does not match '^PowerShell@2$'"
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def steps_of(pipeline: dict[str, Any]):
+    """(stage, job, index, step) for every step."""
+    for stage in pipeline["stages"]:
+        for job in stage["jobs"]:
+            for index, step in enumerate(job["steps"]):
+                yield stage, job, index, step
+
+
+def without_schema_gap(pipeline: dict[str, Any]) -> dict[str, Any]:
+    for stage in pipeline["stages"]:
+        for job in stage["jobs"]:
+            job["steps"] = [
+                s for s in job["steps"] if s.get("task") != UNKNOWN_TO_SCHEMA
+            ]
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def pipelines(tmp_path_factory) -> dict[str, list[str]]:
+    """Every distinct generated pipeline -> the combinations that generate it."""
+    root = tmp_path_factory.mktemp("pipelines")
+    by_text: dict[str, list[str]] = {}
+    for answers in all_combinations():
+        name = combination_id(answers)
+        project = bake(root / name, **answers)
+        by_text.setdefault(project.read("azure-pipelines.yml"), []).append(name)
+    return by_text
+
+
+def check_jsonschema(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
+    """check-jsonschema's errors for each file (one run for all of them)."""
+    completed = subprocess.run(
+        [*CHECK_JSONSCHEMA, *map(str, files)], capture_output=True, text=True
+    )
+    report = json.loads(completed.stdout)
+    assert not report["parse_errors"], report["parse_errors"]
+    errors: dict[str, list[dict[str, Any]]] = {str(f): [] for f in files}
+    for error in report["errors"]:
+        errors[error["filename"]].append(error)
+    return errors
+
+
+def test_every_pipeline_is_valid_for_the_azure_schema_but_its_known_gap(
+    pipelines, tmp_path
+):
+    originals, stripped = [], []
+    for number, text in enumerate(pipelines):
+        original = tmp_path / f"{number}-azure-pipelines.yml"
+        original.write_text(text)
+        copy = tmp_path / f"{number}-without-coverage-step.yml"
+        copy.write_text(yaml.safe_dump(without_schema_gap(yaml.safe_load(text))))
+        originals.append(original)
+        stripped.append(copy)
+
+    errors = check_jsonschema(originals + stripped)
+
+    for copy in stripped:
+        assert errors[str(copy)] == [], errors[str(copy)]
+    for original, text in zip(originals, pipelines):
+        gaps = [
+            f"$.stages[{stages_index}].jobs[{jobs_index}].steps[{index}].task"
+            for stages_index, stage in enumerate(yaml.safe_load(text)["stages"])
+            for jobs_index, job in enumerate(stage["jobs"])
+            for index, step in enumerate(job["steps"])
+            if step.get("task") == UNKNOWN_TO_SCHEMA
+        ]
+        # Exactly one error, and the deepest reason is the coverage step.
+        (error,) = errors[str(original)]
+        assert error["best_deep_match"] == {
+            "path": gaps[0],
+            "message": SCHEMA_GAP_MESSAGE,
+        }, pipelines[text]
+
+
+def test_the_schema_check_catches_a_misspelled_task_input(pipelines, tmp_path):
+    """Guards the check above: it fails for a real mistake, not only for the gap."""
+    pipeline = without_schema_gap(yaml.safe_load(next(iter(pipelines))))
+    for _, _, _, step in steps_of(pipeline):
+        if step.get("task") == "TwineAuthenticate@1":
+            step["inputs"]["artifactFeeds"] = step["inputs"].pop("artifactFeed")
+    broken = tmp_path / "azure-pipelines.yml"
+    broken.write_text(yaml.safe_dump(pipeline))
+    assert check_jsonschema([broken])[str(broken)]
+
+
+def test_every_combination_generates_a_pipeline(pipelines):
+    assert sum(map(len, pipelines.values())) == len(all_combinations())
+
+
+def test_stage_and_job_names_are_valid_on_azure(pipelines):
+    for text in pipelines:
+        pipeline = yaml.safe_load(text)
+        for stage in pipeline["stages"]:
+            assert NAME.match(stage["stage"]), stage["stage"]
+            for job in stage["jobs"]:
+                assert NAME.match(job["job"]), job["job"]
+                for leg in (job.get("strategy") or {}).get("matrix", {}):
+                    assert re.match(r"^[A-Za-z][A-Za-z0-9_]{0,99}$", leg), leg
+
+
+def test_jobs_run_on_a_hosted_ubuntu_image(pipelines):
+    for text in pipelines:
+        assert yaml.safe_load(text)["pool"] == {"vmImage": "ubuntu-24.04"}
+
+
+def test_jobs_that_compute_a_version_fetch_full_history_and_tags(pipelines):
+    for text in pipelines:
+        for stage in yaml.safe_load(text)["stages"]:
+            for job in stage["jobs"]:
+                scripts = " ".join(s.get("script", "") for s in job["steps"])
+                if not re.search(r"-s (tests|publish)\b|setuptools_scm", scripts):
+                    continue
+                (checkout,) = [s for s in job["steps"] if "checkout" in s]
+                assert checkout["fetchDepth"] == "0", job["job"]
+                assert checkout["fetchTags"] == "true", job["job"]
+
+
+def test_feed_is_the_only_index_and_uploads_never_skip_existing(pipelines):
+    for text in pipelines:
+        assert "extra-index-url" not in text
+        assert "onlyAddExtraIndex" not in text
+        assert "--skip-existing" not in text
+
+
+def test_nox_fails_when_the_tested_interpreter_is_missing(pipelines):
+    for text in pipelines:
+        scripts = [
+            step["script"]
+            for _, _, _, step in steps_of(yaml.safe_load(text))
+            if "script" in step
+        ]
+        calls = [s for s in scripts if re.search(r"\bnox\b.* -s (tests|lint)", s)]
+        assert len(calls) == 2
+        for call in calls:
+            assert "--error-on-missing-interpreters" in call, call
+
+
+def test_matrix_covers_minimum_python_to_3_14(tmp_path):
+    project = bake(tmp_path, minimum_python="3.12")
+    pipeline = yaml.safe_load(project.read("azure-pipelines.yml"))
+    (tests,) = [j for j in pipeline["stages"][0]["jobs"] if j["job"] == "tests"]
+    versions = [leg["python.version"] for leg in tests["strategy"]["matrix"].values()]
+    assert versions == ["3.12", "3.13", "3.14"]
+
+
+def test_docker_job_exists_only_with_a_dockerfile(tmp_path):
+    for include in (True, False):
+        project = bake(tmp_path / str(include), include_dockerfile=include)
+        jobs = [
+            job["job"]
+            for stage in yaml.safe_load(project.read("azure-pipelines.yml"))["stages"]
+            for job in stage["jobs"]
+        ]
+        assert ("docker" in jobs) is include
+
+
+def test_docker_build_gets_the_index_as_a_secret_and_the_version_from_git(
+    tmp_path,
+):
+    scm = bake(tmp_path / "scm", include_dockerfile=True, versioning="git-tags")
+    static = bake(tmp_path / "static", include_dockerfile=True, versioning="static")
+    for project in (scm, static):
+        text = project.read("azure-pipelines.yml")
+        assert "--secret id=pip_index_url,env=PIP_INDEX_URL" in text
+        assert "--build-arg PIP_INDEX_URL" not in text
+    assert "--build-arg VERSION=$(version)" in scm.read("azure-pipelines.yml")
+    assert "VERSION" not in static.read("azure-pipelines.yml")
+
+
+def test_readme_shows_the_badge_and_how_releases_reach_the_feed(tmp_path):
+    project = bake(tmp_path, azure_project="Data Platform")
+    readme = project.read("README.md")
+    status = "https://dev.azure.com/myorg/Data%20Platform/_apis/build/status/"
+    assert f"({status}{project.distribution}?branchName=main)" in readme
+    section = readme[readme.index("## Continuous integration") :]
+    assert "a `v1.2.0` tag publishes `1.2.0`" in section
+    assert "Build validation" in section
+    assert "Feed Publisher" in section
+
+
+# --- the condition evaluator the local run relies on -------------------------
+
+PUBLISH = (
+    "and(succeeded(), ne(variables['Build.Reason'], 'PullRequest'), "
+    "or(startsWith(variables['Build.SourceBranch'], 'refs/tags/v'), "
+    "eq(variables['Build.SourceBranch'], 'refs/heads/main')))"
+)
+
+
+@pytest.mark.parametrize(
+    "branch, reason, succeeded, expected",
+    [
+        ("refs/tags/v1.2.0", "IndividualCI", True, True),
+        ("refs/heads/main", "BatchedCI", True, True),
+        ("refs/heads/feature/x", "IndividualCI", True, False),
+        ("refs/pull/7/merge", "PullRequest", True, False),
+        ("refs/heads/main", "PullRequest", True, False),
+        ("refs/tags/v1.2.0", "IndividualCI", False, False),
+        ("refs/tags/release-1", "IndividualCI", True, False),
+    ],
+)
+def test_publish_condition(branch, reason, succeeded, expected):
+    variables = {"Build.SourceBranch": branch, "Build.Reason": reason}
+    assert evaluate(PUBLISH, variables, {"succeeded": succeeded}) is expected
+
+
+def test_condition_evaluator_refuses_what_it_does_not_know():
+    with pytest.raises(PipelineError, match="contains"):
+        evaluate("contains('abc', 'b')", {}, {"succeeded": True})
+
+
+# --- the local pipeline run ----------------------------------------------------
+
+
+def commit(project: BakedProject, message: str) -> None:
+    changelog = project.path / "CHANGELOG.md"
+    changelog.write_text(changelog.read_text() + f"\n- {message}\n")
+    project.run("git", "commit", "--quiet", "-am", message, env=GIT_IDENTITY)
+
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Release Bot",
+    "GIT_AUTHOR_EMAIL": "release@example.com",
+    "GIT_COMMITTER_NAME": "Release Bot",
+    "GIT_COMMITTER_EMAIL": "release@example.com",
+}
+
+
+@pytest.mark.parametrize(
+    "checkout, version",
+    [
+        ({}, "0.1.dev1"),  # Azure's default for new pipelines: shallow, no tags
+        ({"fetchDepth": "0", "fetchTags": "true"}, "1.2.1.dev1"),
+    ],
+)
+def test_local_checkout_is_as_shallow_as_azures_unless_told_otherwise(
+    tmp_path, index_server, checkout, version
+):
+    project = bake(tmp_path / "bake", versioning="git-tags")
+    project.run("git", "tag", "-a", "v1.2.0", "-m", "Release 1.2.0", env=GIT_IDENTITY)
+    commit(project, "After the release")
+    pipeline = tmp_path / "azure-pipelines.yml"
+    script = f"{sys.executable} -m setuptools_scm"
+    steps = [{"checkout": "self", **checkout}, {"script": script}]
+    pipeline.write_text(
+        yaml.safe_dump(
+            {"stages": [{"stage": "S", "jobs": [{"job": "J", "steps": steps}]}]}
+        )
+    )
+    agent = LocalAgent(project.path, index_server, tmp_path / "agent" / "work" / "1")
+
+    result = agent.run(pipeline, Build("refs/heads/main"))
+
+    assert result.succeeded, result.output
+    assert result.ran("J", script).output.splitlines()[-1] == version
+
+
+@pytest.mark.slow
+def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
+    tmp_path: Path, index_server: IndexServer
+):
+    project = bake(
+        tmp_path / "bake",
+        minimum_python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        azure_project="Data Platform",
+        feed_scope="project",
+        include_dockerfile=False,  # no Docker engine here
+        versioning="git-tags",
+    )
+    dist = project.distribution.replace("-", "_")
+    project.run("git", "tag", "-a", "v1.2.0", "-m", "Release 1.2.0", env=GIT_IDENTITY)
+    agent = LocalAgent(project.path, index_server, tmp_path / "agent" / "work" / "1")
+    pipeline = project.path / "azure-pipelines.yml"
+
+    def run(source_branch: str, build_id: int):
+        result = agent.run(pipeline, Build(source_branch, build_id=build_id))
+        assert index_server.password not in result.output
+        assert not (agent.workspace / "_temp").exists()  # .pypirc deleted
+        return result
+
+    # A release tag publishes exactly its version.
+    tag = run("refs/tags/v1.2.0", 1)
+    assert tag.succeeded, tag.output
+    assert tag.stages == {"Test": "succeeded", "Publish": "succeeded"}
+    assert tag.ran("publish", "Publish a development version").outcome == "skipped"
+    release = [f"{dist}-1.2.0-py3-none-any.whl", f"{dist}-1.2.0.tar.gz"]
+    assert index_server.files() == release
+
+    # main one commit later publishes the next version's first dev release.
+    commit(project, "Faster chunking")
+    main = run("refs/heads/main", 2)
+    assert main.succeeded, main.output
+    assert main.ran("publish", "Publish the release of this tag").outcome == "skipped"
+    development = [f"{dist}-1.2.1.dev1-py3-none-any.whl", f"{dist}-1.2.1.dev1.tar.gz"]
+    assert index_server.files() == sorted(release + development)
+
+    # Other branches are tested but publish nothing.
+    project.run("git", "switch", "--quiet", "-c", "feature/retries")
+    commit(project, "Retries")
+    feature = run("refs/heads/feature/retries", 3)
+    assert feature.succeeded, feature.output
+    assert feature.stages == {"Test": "succeeded", "Publish": "skipped"}
+    assert index_server.files() == sorted(release + development)
+
+    # A tag added to a commit whose version is another one fails, naming both.
+    project.run("git", "tag", "v1.3.0", "v1.2.0^{commit}")
+    mismatch = run("refs/tags/v1.3.0", 4)
+    assert not mismatch.succeeded
+    assert mismatch.stages == {"Test": "succeeded", "Publish": "failed"}
+    released_commit = project.run("git", "rev-parse", "v1.2.0^{commit}").stdout.strip()
+    assert f"at {released_commit}," in mismatch.ran("publish", "checkout").output
+    failed = mismatch.ran("publish", "Publish the release of this tag")
+    assert failed.outcome == "failed"
+    assert "v1.3.0" in failed.output and "1.2.0" in failed.output
+    assert index_server.files() == sorted(release + development)
+
+    for name, result in [
+        ("tag", tag),
+        ("main", main),
+        ("feature", feature),
+        ("mismatch", mismatch),
+    ]:
+        print(f"\n### {name}: {result.stages}; not run: {result.jobs_not_run}")
+        for step in result.steps:
+            if step.job == "publish" and step.outcome != "skipped":
+                print(f"--- {step.name}: {step.outcome}\n{step.output[-1500:]}")
