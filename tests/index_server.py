@@ -49,6 +49,16 @@ class IndexServer:
         """Names of the distribution files the index holds."""
         return sorted(path.name for path in self.packages.iterdir())
 
+    def files_holding_the_password(self, *folders: Path) -> list[str]:
+        """Every file below `folders` that contains the password."""
+        secret = self.password.encode()
+        return [
+            str(path)
+            for folder in folders
+            for path in folder.rglob("*")
+            if path.is_file() and secret in path.read_bytes()
+        ]
+
 
 def isolated_environment(**variables: str) -> dict[str, str]:
     """os.environ without any pip, uv or twine settings, plus `variables`.

@@ -177,12 +177,7 @@ def test_builder_installs_the_project_from_the_index_and_keeps_no_secret(
         [venv_python, "-m", project.package], capture_output=True, text=True
     )
     assert shown.stdout == "my-shared-utils 1.2.0\n"
-    secret_holders = [
-        str(path)
-        for path in (root / "opt").rglob("*")
-        if path.is_file() and index_server.password.encode() in path.read_bytes()
-    ]
-    assert secret_holders == []
+    assert index_server.files_holding_the_password(root / "opt") == []
     assert index_server.password not in built.stdout + built.stderr
 
 

@@ -203,13 +203,7 @@ def test_published_release_installs_with_its_extra_and_cannot_be_published_twice
         "my_shared_utils-1.0.0-py3-none-any.whl",
         "my_shared_utils-1.0.0.tar.gz",
     ]
-    leaks = [
-        str(path)
-        for root in (project.path, home)
-        for path in root.rglob("*")
-        if path.is_file() and index_server.password.encode() in path.read_bytes()
-    ]
-    assert leaks == []
+    assert index_server.files_holding_the_password(project.path, home) == []
     for output in (first.stdout, first.stderr, second.stdout, second.stderr):
         assert index_server.password not in output
 
