@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.baking import BakedProject, all_combinations, bake, combination_id
 from tests.dockerfile import (
@@ -334,3 +336,73 @@ def test_builder_without_a_version_stops_with_a_clear_message(tmp_path: Path):
         build.run_stage(parse(project.read("Dockerfile")).stage("builder"))
 
     assert "--build-arg VERSION=" in failure.value.stderr
+
+
+# --- the README's commands ---
+
+
+def docker_section_blocks(project: BakedProject, language: str) -> list[str]:
+    section = project.read("README.md").split("\n## Docker image\n", 1)[1]
+    return re.findall(rf"^```{language}\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+
+
+def docker_build_options(script: str) -> tuple[list[str], list[str]]:
+    """The --secret values and --build-arg names of the `docker build` in a script."""
+    joined = script.replace("\\\n", " ")
+    (command,) = [line for line in joined.splitlines() if "docker build" in line]
+    words = shlex.split(command)
+    secrets = [words[i + 1] for i, word in enumerate(words) if word == "--secret"]
+    build_args = [
+        words[i + 1].split("=", 1)[0]
+        for i, word in enumerate(words)
+        if word == "--build-arg"
+    ]
+    return secrets, build_args
+
+
+def pipeline_job(project: BakedProject) -> dict[str, Any]:
+    (job,) = yaml.safe_load(docker_section_blocks(project, "yaml")[0])
+    return job
+
+
+@pytest.mark.parametrize("versioning", ["git-tags", "static"])
+def test_readme_builds_pass_the_secret_and_arguments_the_dockerfile_reads(
+    tmp_path: Path, versioning
+):
+    project = bake(tmp_path, versioning=versioning)
+    builder = parse(project.read("Dockerfile")).stage("builder")
+    (mount,) = [
+        options
+        for run in builder.all("RUN")
+        for mount in run.flag_values("mount")
+        for options in [dict(option.split("=") for option in mount.split(","))]
+    ]
+    arguments = [name for arg in builder.all("ARG") for name, _ in arg.key_values()]
+    laptop = next(b for b in docker_section_blocks(project, "bash") if "docker" in b)
+    pipeline = pipeline_job(project)["steps"][-1]["script"]
+
+    for script in (laptop, pipeline):
+        secrets, build_args = docker_build_options(script)
+        assert secrets == [f"id={mount['id']},env={mount['env']}"]
+        assert build_args == arguments
+    assert arguments == (["VERSION"] if versioning == "git-tags" else [])
+
+
+@pytest.mark.parametrize("versioning", ["git-tags", "static"])
+def test_readme_pipeline_job_is_valid_azure_pipelines_yaml(tmp_path: Path, versioning):
+    project = bake(tmp_path / "bake", versioning=versioning)
+    pipeline = tmp_path / "azure-pipelines.yml"
+    pipeline.write_text(yaml.safe_dump({"jobs": [pipeline_job(project)]}))
+
+    check = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "check-jsonschema"),
+            "--builtin-schema", "vendor.azure-pipelines",
+            "--regex-variant", "nonunicode",
+            "--data-transform", "azure-pipelines",
+            str(pipeline),
+        ],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+    assert check.returncode == 0, check.stdout + check.stderr
