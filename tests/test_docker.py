@@ -1,193 +1,396 @@
-"""The Dockerfile installs from the feed with a BuildKit secret and leaks nothing.
+"""The generated Dockerfile installs from the feed and leaks no credential.
 
-No Docker engine runs here: the Dockerfile is checked by hadolint and by reading
-its stages, and the builder stage's commands run locally against a real index.
+There is no Docker engine here, so the proof is static (hadolint, and checks of
+every stage for credentials) plus a simulation: the builder stage's own
+instructions run on this machine against a password-protected index, with the
+index URL given to RUN as BuildKit gives a secret mount.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.baking import BakedProject, all_combinations, bake, combination_id
-from tests.dockerfile import Stage, parse
-from tests.index_server import isolated_environment
-
-WITH_DOCKERFILE = [a for a in all_combinations() if a["include_dockerfile"]]
-HADOLINT = Path(sys.executable).with_name("hadolint")
-CREDENTIAL = re.compile(
-    r"PAT\b|TOKEN|PASSWORD|PASSWD|SECRET|AUTH|KEY|CREDENTIAL|INDEX_URL|://[^/\s]*@",
-    re.IGNORECASE,
+from tests.dockerfile import (
+    VENV,
+    SimulatedBuild,
+    build_context,
+    credential_settings,
+    final_stage_copies_beyond_the_venv,
+    is_ignored,
+    dockerignore_rules,
+    parse,
+    unsafe_runs,
 )
-VENV = "/opt/venv"
+from tests.index_server import IndexServer, isolated_environment
+
+DOCKER_COMBINATIONS = [
+    answers for answers in all_combinations() if answers["include_dockerfile"]
+]
+each_combination = pytest.mark.parametrize(
+    "answers", DOCKER_COMBINATIONS, ids=map(combination_id, DOCKER_COMBINATIONS)
+)
 
 
-def stages_of(project: BakedProject) -> list[Stage]:
-    return parse(project.read("Dockerfile"))
+@pytest.fixture(scope="session")
+def baked(tmp_path_factory) -> Callable[[dict[str, Any]], BakedProject]:
+    """Bake each combination once per test process; the tests only read it."""
+    projects: dict[str, BakedProject] = {}
+
+    def bake_once(answers: dict[str, Any]) -> BakedProject:
+        key = combination_id(answers)
+        if key not in projects:
+            projects[key] = bake(tmp_path_factory.mktemp(key), **answers)
+        return projects[key]
+
+    return bake_once
 
 
-@pytest.fixture(params=WITH_DOCKERFILE, ids=map(combination_id, WITH_DOCKERFILE))
-def project(request, tmp_path) -> BakedProject:
-    return bake(tmp_path, **request.param)
-
-
-def test_hadolint_finds_nothing_at_all(project):
+def hadolint_findings(dockerfile: Path, workdir: Path) -> list[dict[str, Any]]:
+    """Every hadolint finding, info level included, ignoring any local config."""
+    hadolint = shutil.which("hadolint", path=Path(sys.executable).parent)
+    assert hadolint, "hadolint not found: pip install -r tests/requirements.txt"
+    config = workdir / "hadolint.yaml"
+    config.write_text("failure-threshold: info\nignored: []\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HADOLINT_")}
     result = subprocess.run(
-        [HADOLINT, "--failure-threshold", "style", "Dockerfile"],
-        cwd=project.path,
+        [hadolint, "--config", str(config), "--format", "json", str(dockerfile)],
         capture_output=True,
         text=True,
+        env=env,
     )
-    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stdout, result.stderr
+    return json.loads(result.stdout)
 
 
-def test_no_argument_environment_or_label_looks_like_a_credential(project):
-    for stage in stages_of(project):
-        for instruction in stage.instructions:
-            if instruction.keyword in {"ARG", "ENV", "LABEL"}:
-                assert not CREDENTIAL.search(instruction.arguments), instruction
+@each_combination
+def test_hadolint_finds_nothing(baked, answers, tmp_path: Path):
+    project = baked(answers)
+
+    assert hadolint_findings(project.path / "Dockerfile", tmp_path) == []
 
 
-def test_every_install_reaches_the_feed_through_the_secret_mount_only(project):
+@each_combination
+def test_no_arg_env_or_label_holds_a_credential(baked, answers):
+    dockerfile = parse(baked(answers).read("Dockerfile"))
+
+    assert credential_settings(dockerfile) == []
+
+
+@each_combination
+def test_every_run_that_reaches_the_feed_mounts_the_index_url_secret(baked, answers):
+    dockerfile = parse(baked(answers).read("Dockerfile"))
     installs = [
         run
-        for stage in stages_of(project)
-        for run in stage.all("RUN")
-        if re.search(r"\bpip install\b|\buv (pip|sync)\b", run.command)
+        for run in dockerfile.stage("builder").all("RUN")
+        if "install" in run.arguments
     ]
-    assert installs
-    for run in installs:
-        assert run.mounts() == [
-            {
-                "type": "secret",
-                "id": "pip_index_url",
-                "env": "PIP_INDEX_URL",
-                "required": "true",
-            }
-        ]
+
+    assert installs, "the builder installs nothing"
+    assert unsafe_runs(dockerfile) == []
 
 
-def test_final_stage_holds_only_the_virtual_environment_and_runs_unprivileged(
-    project,
-):
-    *_, final = stages_of(project)
+@each_combination
+def test_final_stage_copies_only_the_virtual_environment(baked, answers):
+    dockerfile = parse(baked(answers).read("Dockerfile"))
 
-    copies = final.all("COPY")
-    assert [(c.flags, c.command) for c in copies] == [
-        (["--from=builder"], f"{VENV} {VENV}")
-    ]
-    assert not final.all("RUN") and not final.all("ARG")
-    assert final.instructions[-2].keyword == "USER"
-    assert final.instructions[-2].arguments.split(":")[0] not in {"0", "root"}
-    assert final.instructions[-1].arguments == (
-        f'["python", "-m", "{project.package}"]'
+    assert [stage.name for stage in dockerfile.stages] == ["builder", None]
+    assert final_stage_copies_beyond_the_venv(dockerfile) == []
+
+
+@each_combination
+def test_final_image_runs_the_package_as_a_non_root_user(baked, answers):
+    project = baked(answers)
+    dockerfile = parse(project.read("Dockerfile"))
+    (image,) = dockerfile.global_args
+    final = dockerfile.final
+
+    # Both stages on the same image: the venv's python links to the image's.
+    assert {stage.base for stage in dockerfile.stages} == {"${PYTHON_IMAGE}"}
+    minimum = re.escape(answers["minimum_python"])
+    assert re.fullmatch(
+        rf"PYTHON_IMAGE=python:{minimum}\.\d+-slim-[a-z]+", image.arguments
     )
-    minimum = project.pyproject["project"]["requires-python"].removeprefix(">=")
-    assert final.base == f"python:{minimum}-slim-trixie"
-
-
-def test_build_context_leaves_out_history_environments_and_credentials(
-    default_project,
-):
-    ignored = default_project.read(".dockerignore").split()
-    for entry in [".git", ".nox", ".venv", "dist", "build", ".pypirc", "pip.conf"]:
-        assert entry in ignored
-
-
-def test_no_dockerfile_without_asking_for_one(tmp_path):
-    project = bake(tmp_path, include_dockerfile=False)
-    assert not project.exists("Dockerfile") and not project.exists(".dockerignore")
-
-
-# --- The builder stage, run locally --------------------------------------------
-
-
-def build_context(project: BakedProject, into: Path) -> Path:
-    """A copy of the project as `docker build .` sends it (.dockerignore applied)."""
-    ignored = [
-        line for line in project.read(".dockerignore").splitlines()
-        if line and not line.startswith("#")
+    assert final.all("USER")[-1].arguments.isdigit()
+    assert final.all("USER")[-1].arguments != "0"
+    assert json.loads(final.all("CMD")[-1].arguments) == [
+        "python", "-m", project.package,
     ]  # fmt: skip
-    shutil.copytree(
-        project.path, into, ignore=shutil.ignore_patterns(*ignored, "__pycache__")
+    assert f"PATH={VENV}/bin:$PATH" in [
+        f"{name}={value}"
+        for env in final.all("ENV")
+        for name, value in env.key_values()
+    ]
+
+
+@each_combination
+def test_build_context_holds_only_what_the_build_needs(baked, answers, tmp_path):
+    project = baked(answers)
+    context = tmp_path / "context"
+    shutil.copytree(project.path, context)
+    clutter = [
+        ".venv/pyvenv.cfg", ".nox/tests/bin/python", "dist/pkg-1.0-py3-none-any.whl",
+        "build/lib/pkg.py", ".pytest_cache/README.md", "reports/junit.xml",
+        "pip.conf", "pip.ini", ".pypirc", ".env", ".coverage",
+        f"src/{project.package}/__pycache__/batching.cpython-311.pyc",
+        f"src/{project.package}.egg-info/PKG-INFO", f"src/{project.package}/pip.conf",
+    ]  # fmt: skip
+    for name in clutter:
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        (context / name).write_text("clutter\n")
+    tracked = project.run("git", "ls-files").stdout.split()
+
+    expected = [
+        "README.md",
+        "pyproject.toml",
+        *(["LICENSE"] if "LICENSE" in tracked else []),
+    ]
+    expected += [name for name in tracked if name.startswith("src/")]
+    assert build_context(context) == sorted(expected)
+
+
+def test_dockerignore_matching_follows_dockers_rules():
+    rules = dockerignore_rules("*\n!src/\n**/__pycache__\n/pip.conf\n!keep/*.txt\n")
+
+    assert is_ignored(".git/config", rules)
+    assert is_ignored("pyproject.toml", rules)
+    assert not is_ignored("src/pkg/core.py", rules)
+    assert is_ignored("src/pkg/__pycache__/core.cpython-311.pyc", rules)
+    assert not is_ignored("keep/notes.txt", rules)
+    assert is_ignored("keep/deeper/notes.txt", rules)
+
+
+# The user's guide's Dockerfile: every check must object to it.
+GUIDE_DOCKERFILE = """\
+FROM python:3.12-slim AS builder
+ARG AZURE_ARTIFACTS_PAT
+ARG FEED_URL
+RUN pip config set global.index-url "https://myorg:${AZURE_ARTIFACTS_PAT}@${FEED_URL}"
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+FROM python:3.12-slim
+ENV PIP_INDEX_URL=https://build:abc@pkgs.dev.azure.com/org/_packaging/feed/pypi/simple/
+COPY --from=builder /root/.config/pip /root/.config/pip
+COPY --from=builder /usr/local/lib/python3.12 /usr/local/lib/python3.12
+COPY . .
+"""
+
+
+def test_the_checks_reject_the_guides_build_arg_dockerfile():
+    dockerfile = parse(GUIDE_DOCKERFILE)
+
+    assert [problem.split(": ")[-1] for problem in credential_settings(dockerfile)] == [
+        "AZURE_ARTIFACTS_PAT",
+        "PIP_INDEX_URL",
+    ]
+    assert len(unsafe_runs(dockerfile)) == 2
+    assert len(final_stage_copies_beyond_the_venv(dockerfile)) == 4
+
+
+# --- the builder stage, simulated against a password-protected index ---
+
+INTERNAL_DEPENDENCY = "acme-internal-core"
+
+
+def make_wheel(folder: Path, name: str, version: str) -> Path:
+    """A minimal pure-Python wheel, as an internal package on the feed would be."""
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": f'VERSION = "{version}"\n',
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        ),
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: tests\n"
+            "Root-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for path, text in files.items():
+        digest = hashlib.sha256(text.encode()).digest()
+        encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        record.append(f"{path},sha256={encoded},{len(text.encode())}")
+    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
+    wheel = folder / f"{module}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def base_image_python(folder: Path) -> Path:
+    """Stands in for the image's own Python: an interpreter with pip, nothing else."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    return folder / "bin"
+
+
+def simulated_builder(
+    project: BakedProject,
+    root: Path,
+    python_bin: Path,
+    index_url: str,
+    **build_args: str,
+) -> SimulatedBuild:
+    for folder in ("root", "tmp"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    env = isolated_environment(
+        PATH=f"{python_bin}{os.pathsep}{os.environ['PATH']}",
+        HOME=str(root / "root"),
+        TMPDIR=str(root / "tmp"),
     )
-    return into
+    env.pop("VIRTUAL_ENV", None)
+    return SimulatedBuild(
+        context=project.path,
+        root=root,
+        env=env,
+        build_args=build_args,
+        secrets={"pip_index_url": index_url},
+    )
 
 
-def run_builder_stage(
-    project: BakedProject, root: Path, secret: str | None, build_args: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    """Run the builder's instructions with `root` standing for the image's /.
-
-    The secret reaches only the RUN that mounts it, as the environment variable
-    its `env=` option names, exactly as BuildKit does.
-    """
-    builder, *_ = stages_of(project)
-    workdir = root
-    env = isolated_environment(**build_args)
-    result = None
-    for instruction in builder.instructions:
-        if instruction.keyword == "ENV":
-            for name, value in re.findall(r"(\w+)=(\S+)", instruction.arguments):
-                env[name] = value
-        elif instruction.keyword == "WORKDIR":
-            workdir = root / instruction.arguments.lstrip("/")
-        elif instruction.keyword == "COPY":
-            assert instruction.command == ". .", instruction
-            build_context(project, workdir)
-        elif instruction.keyword == "RUN":
-            run_env = dict(env)
-            for mount in instruction.mounts():
-                if secret is not None:
-                    run_env[mount["env"]] = secret
-            command = instruction.command.replace(VENV, str(root / VENV.lstrip("/")))
-            result = subprocess.run(
-                ["bash", "-c", command],
-                cwd=workdir if workdir.exists() else root,
-                env=run_env,
-                capture_output=True,
-                text=True,
-            )
-            if result.returncode != 0:
-                return result
-    assert result is not None
-    return result
+def files_containing(folder: Path, secret: str) -> list[str]:
+    return [
+        str(path)
+        for path in folder.rglob("*")
+        if path.is_file()
+        and not path.is_symlink()
+        and secret.encode() in path.read_bytes()
+    ]
 
 
 @pytest.mark.slow
-def test_builder_installs_the_project_from_the_index_and_keeps_no_secret(
-    tmp_path, index_server
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"versioning": "git-tags"},
+        {"versioning": "static", "version": "2.0.1", "license": "MIT"},
+    ],
+    ids=["git-tags", "static"],
+)
+def test_builder_installs_the_package_and_its_internal_dependency_from_the_feed(
+    tmp_path: Path, index_server: IndexServer, answers
 ):
-    project = bake(tmp_path / "bake")
-    root = tmp_path / "image"
-    root.mkdir()
-
-    built = run_builder_stage(
-        project, root, index_server.authenticated_simple_url, {"VERSION": "1.2.0"}
+    make_wheel(index_server.packages, INTERNAL_DEPENDENCY, "1.0.0")
+    project = bake(tmp_path / "bake", **answers)
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "dependencies = []", f'dependencies = ["{INTERNAL_DEPENDENCY}>=1.0"]'
+        )
+    )
+    version = answers.get("version", "1.2.3")
+    root = tmp_path / "container"
+    build = simulated_builder(
+        project,
+        root,
+        base_image_python(tmp_path / "image-python"),
+        index_server.authenticated_simple_url,
+        **({"VERSION": version} if answers["versioning"] == "git-tags" else {}),
     )
 
-    assert built.returncode == 0, built.stderr
-    venv_python = root / "opt" / "venv" / "bin" / "python"
-    shown = subprocess.run(
-        [venv_python, "-m", project.package], capture_output=True, text=True
+    build.run_stage(parse(project.read("Dockerfile")).stage("builder"))
+
+    venv = build.host_path(VENV)
+    python = str(venv / "bin" / "python")
+    ran = subprocess.run(
+        [python, "-c", "import acme_internal_core; print(acme_internal_core.VERSION)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert ran.stdout == "1.0.0\n"
+    ran = subprocess.run(
+        [python, "-m", project.package], capture_output=True, text=True, check=True
     )
-    assert shown.stdout == "my-shared-utils 1.2.0\n"
-    assert index_server.files_holding_the_password(root / "opt") == []
-    assert index_server.password not in built.stdout + built.stderr
+    assert ran.stdout == f"{project.distribution} {version}\n"
+    assert list(venv.glob("lib/python*/site-packages/pip")) == []
+    # Nothing the builder wrote, and nothing it printed, holds the password.
+    assert files_containing(root, index_server.password) == []
+    assert not any(index_server.password in output for output in build.outputs)
 
 
-def test_builder_without_the_version_stops_with_a_clear_message(tmp_path):
-    project = bake(tmp_path / "bake")
-    root = tmp_path / "image"
-    root.mkdir()
+def test_builder_without_a_version_stops_with_a_clear_message(tmp_path: Path):
+    project = bake(tmp_path / "bake", versioning="git-tags")
+    build = simulated_builder(
+        project,
+        tmp_path / "container",
+        Path(sys.executable).parent,
+        "http://build:unused@127.0.0.1:9/simple/",
+    )
 
-    built = run_builder_stage(project, root, secret=None, build_args={})
+    with pytest.raises(subprocess.CalledProcessError) as failure:
+        build.run_stage(parse(project.read("Dockerfile")).stage("builder"))
 
-    assert built.returncode == 1
-    assert "Pass --build-arg VERSION=<the version to build>" in built.stderr
-    assert not list((root / "opt" / "venv").glob("lib/python*/site-packages/my_*"))
+    assert "--build-arg VERSION=" in failure.value.stderr
+
+
+# --- the README's commands ---
+
+
+def docker_section_blocks(project: BakedProject, language: str) -> list[str]:
+    section = project.read("README.md").split("\n## Docker image\n", 1)[1]
+    return re.findall(rf"^```{language}\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+
+
+def docker_build_options(script: str) -> tuple[list[str], list[str]]:
+    """The --secret values and --build-arg names of the `docker build` in a script."""
+    joined = script.replace("\\\n", " ")
+    (command,) = [line for line in joined.splitlines() if "docker build" in line]
+    words = shlex.split(command)
+    secrets = [words[i + 1] for i, word in enumerate(words) if word == "--secret"]
+    build_args = [
+        words[i + 1].split("=", 1)[0]
+        for i, word in enumerate(words)
+        if word == "--build-arg"
+    ]
+    return secrets, build_args
+
+
+def pipeline_docker_build(project: BakedProject) -> str:
+    """The script of the step that runs `docker build` in azure-pipelines.yml."""
+    pipeline = yaml.safe_load(project.read("azure-pipelines.yml"))
+    (script,) = [
+        step["script"]
+        for stage in pipeline["stages"]
+        for job in stage["jobs"]
+        for step in job["steps"]
+        if "docker build" in step.get("script", "")
+    ]
+    return script
+
+
+@pytest.mark.parametrize("versioning", ["git-tags", "static"])
+def test_readme_builds_pass_the_secret_and_arguments_the_dockerfile_reads(
+    tmp_path: Path, versioning
+):
+    project = bake(tmp_path, versioning=versioning)
+    builder = parse(project.read("Dockerfile")).stage("builder")
+    (mount,) = [
+        options
+        for run in builder.all("RUN")
+        for mount in run.flag_values("mount")
+        for options in [dict(option.split("=") for option in mount.split(","))]
+    ]
+    arguments = [name for arg in builder.all("ARG") for name, _ in arg.key_values()]
+    laptop = next(b for b in docker_section_blocks(project, "bash") if "docker" in b)
+    pipeline = pipeline_docker_build(project)
+
+    for script in (laptop, pipeline):
+        secrets, build_args = docker_build_options(script)
+        assert secrets == [f"id={mount['id']},env={mount['env']}"]
+        assert build_args == arguments
+    assert arguments == (["VERSION"] if versioning == "git-tags" else [])
