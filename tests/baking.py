@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.util
 import itertools
 import json
 import os
 import subprocess
 import sys
 import tomllib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+
+# Who commits and tags in tests, whatever git config the machine has.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Release Bot",
+    "GIT_AUTHOR_EMAIL": "release@example.com",
+    "GIT_COMMITTER_NAME": "Release Bot",
+    "GIT_COMMITTER_EMAIL": "release@example.com",
+}
 
 # Answers with a fixed set of values: every combination of them is baked.
 CHOICES = {
@@ -105,6 +118,16 @@ class BakedProject:
             )
         return result
 
+    def git(self, *arguments: str, env: dict[str, str] | None = None) -> str:
+        """Run git in the project as the test identity; return its output."""
+        return self.run("git", *arguments, env={**GIT_IDENTITY, **(env or {})}).stdout
+
+    def commit(self, message: str) -> None:
+        """Commit a change to CHANGELOG.md, as a developer's next commit."""
+        changelog = self.path / "CHANGELOG.md"
+        changelog.write_text(changelog.read_text() + f"\n- {message}\n")
+        self.git("commit", "--quiet", "-am", message)
+
     def nox(
         self, *arguments: str, env: dict[str, str] | None = None, check: bool = True
     ):
@@ -135,3 +158,44 @@ def bake(output_dir: Path, **answers: Any) -> BakedProject:
         config_file=str(config),
     )
     return BakedProject(Path(project), answers)
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import a file that is not on sys.path (a hook, bake.py, a baked noxfile)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_wheel(folder: Path, name: str, version: str) -> Path:
+    """A minimal pure-Python wheel, as an internal package on the feed would be.
+
+    Its module `name` (underscored) has `VERSION` and `answer()` returning 42.
+    """
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": (
+            f'VERSION = "{version}"\n\n\ndef answer():\n    return 42\n'
+        ),
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        ),
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: tests\n"
+            "Root-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for path, text in files.items():
+        digest = hashlib.sha256(text.encode()).digest()
+        encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        record.append(f"{path},sha256={encoded},{len(text.encode())}")
+    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
+    wheel = folder / f"{module}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel

@@ -10,8 +10,6 @@ import pytest
 from tests.baking import BakedProject, bake
 from tests.index_server import IndexServer, running_index_server
 
-TEMPLATE = Path(__file__).resolve().parent.parent
-
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(

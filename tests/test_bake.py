@@ -91,19 +91,9 @@ def test_the_baked_project_is_a_git_repository_with_one_clean_commit(default_pro
 def test_scm_version_is_the_tag_and_dev_versions_count_up_from_it(
     default_project, commits_after_tag, expected
 ):
-    default_project.run("git", "tag", "v1.2.0")
+    default_project.git("tag", "v1.2.0")
     for number in range(commits_after_tag):
-        default_project.run(
-            "git",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "--allow-empty",
-            "-m",
-            f"change {number}",
-        )
+        default_project.git("commit", "--allow-empty", "-m", f"change {number}")
 
     version = default_project.run(sys.executable, "-m", "setuptools_scm").stdout.strip()
 

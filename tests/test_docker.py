@@ -8,8 +8,6 @@ index URL given to RUN as BuildKit gives a secret mount.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import re
@@ -17,7 +15,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.baking import BakedProject, all_combinations, bake, combination_id
+from tests.baking import (
+    BakedProject,
+    all_combinations,
+    bake,
+    combination_id,
+    make_wheel,
+)
 from tests.dockerfile import (
     VENV,
     SimulatedBuild,
@@ -205,33 +208,6 @@ def test_the_checks_reject_the_guides_build_arg_dockerfile():
 # --- the builder stage, simulated against a password-protected index ---
 
 INTERNAL_DEPENDENCY = "acme-internal-core"
-
-
-def make_wheel(folder: Path, name: str, version: str) -> Path:
-    """A minimal pure-Python wheel, as an internal package on the feed would be."""
-    module = name.replace("-", "_")
-    dist_info = f"{module}-{version}.dist-info"
-    files = {
-        f"{module}/__init__.py": f'VERSION = "{version}"\n',
-        f"{dist_info}/METADATA": (
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-        ),
-        f"{dist_info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: tests\n"
-            "Root-Is-Purelib: true\nTag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for path, text in files.items():
-        digest = hashlib.sha256(text.encode()).digest()
-        encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-        record.append(f"{path},sha256={encoded},{len(text.encode())}")
-    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
-    wheel = folder / f"{module}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(path, text)
-    return wheel
 
 
 def base_image_python(folder: Path) -> Path:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.baking import BakedProject, all_combinations, bake, combination_id
+from tests.baking import all_combinations, bake, combination_id
 from tests.index_server import IndexServer
 from tests.pipeline_runner import Build, LocalAgent, PipelineError, evaluate
 
@@ -258,20 +258,6 @@ def test_condition_evaluator_refuses_what_it_does_not_know():
 # --- the local pipeline run ----------------------------------------------------
 
 
-def commit(project: BakedProject, message: str) -> None:
-    changelog = project.path / "CHANGELOG.md"
-    changelog.write_text(changelog.read_text() + f"\n- {message}\n")
-    project.run("git", "commit", "--quiet", "-am", message, env=GIT_IDENTITY)
-
-
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Release Bot",
-    "GIT_AUTHOR_EMAIL": "release@example.com",
-    "GIT_COMMITTER_NAME": "Release Bot",
-    "GIT_COMMITTER_EMAIL": "release@example.com",
-}
-
-
 @pytest.mark.parametrize(
     "checkout, version",
     [
@@ -283,8 +269,8 @@ def test_local_checkout_is_as_shallow_as_azures_unless_told_otherwise(
     tmp_path, index_server, checkout, version
 ):
     project = bake(tmp_path / "bake", versioning="git-tags")
-    project.run("git", "tag", "-a", "v1.2.0", "-m", "Release 1.2.0", env=GIT_IDENTITY)
-    commit(project, "After the release")
+    project.git("tag", "-a", "v1.2.0", "-m", "Release 1.2.0")
+    project.commit("After the release")
     pipeline = tmp_path / "azure-pipelines.yml"
     script = f"{sys.executable} -m setuptools_scm"
     steps = [{"checkout": "self", **checkout}, {"script": script}]
@@ -314,7 +300,7 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
         versioning="git-tags",
     )
     dist = project.distribution.replace("-", "_")
-    project.run("git", "tag", "-a", "v1.2.0", "-m", "Release 1.2.0", env=GIT_IDENTITY)
+    project.git("tag", "-a", "v1.2.0", "-m", "Release 1.2.0")
     agent = LocalAgent(project.path, index_server, tmp_path / "agent" / "work" / "1")
     pipeline = project.path / "azure-pipelines.yml"
 
@@ -333,7 +319,7 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     assert index_server.files() == release
 
     # main one commit later publishes the next version's first dev release.
-    commit(project, "Faster chunking")
+    project.commit("Faster chunking")
     main = run("refs/heads/main", 2)
     assert main.succeeded, main.output
     assert main.ran("publish", "Publish the release of this tag").outcome == "skipped"
@@ -342,7 +328,7 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
 
     # Other branches are tested but publish nothing.
     project.run("git", "switch", "--quiet", "-c", "feature/retries")
-    commit(project, "Retries")
+    project.commit("Retries")
     feature = run("refs/heads/feature/retries", 3)
     assert feature.succeeded, feature.output
     assert feature.stages == {"Test": "succeeded", "Publish": "skipped"}

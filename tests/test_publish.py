@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 import venv
-import zipfile
 from pathlib import Path
 from types import ModuleType
 
 import nox.registry
 import pytest
 
-from tests.baking import BakedProject, bake
+from tests.baking import BakedProject, bake, load_module, make_wheel
 from tests.index_server import IndexServer, isolated_environment, running_index_server
 
 
@@ -22,11 +20,8 @@ def load_noxfile(project: BakedProject, monkeypatch: pytest.MonkeyPatch) -> Modu
     """Import the baked noxfile as nox does: from the project folder."""
     monkeypatch.chdir(project.path)
     monkeypatch.setattr(nox.registry, "_REGISTRY", {})  # sessions of this load only
-    spec = importlib.util.spec_from_file_location("baked_noxfile", "noxfile.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look it up
-    spec.loader.exec_module(module)
-    return module
+    monkeypatch.delitem(sys.modules, "baked_noxfile", raising=False)
+    return load_module(project.path / "noxfile.py", "baked_noxfile")
 
 
 @pytest.mark.parametrize(
@@ -252,32 +247,12 @@ def test_publish_to_an_unreachable_index_says_so(tmp_path):
     assert f"Cannot reach {stopped.simple_url}" in result.stderr
 
 
-def write_internal_wheel(directory: Path) -> None:
-    """A one-module wheel, `acme-internal-helper 1.0.0`, that exists nowhere else."""
-    name, version = "acme_internal_helper", "1.0.0"
-    info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}.py": "def answer():\n    return 42\n",
-        f"{info}/METADATA": (
-            f"Metadata-Version: 2.1\nName: acme-internal-helper\nVersion: {version}\n"
-        ),
-        f"{info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
-            "Tag: py3-none-any\n"
-        ),
-    }
-    with zipfile.ZipFile(directory / f"{name}-{version}-py3-none-any.whl", "w") as whl:
-        for path, text in files.items():
-            whl.writestr(path, text)
-        whl.writestr(f"{info}/RECORD", "".join(f"{path},,\n" for path in files))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["uv", "virtualenv"])
 def test_internal_dependencies_resolve_through_the_configured_index(
     tmp_path, index_server, backend
 ):
-    write_internal_wheel(index_server.packages)
+    make_wheel(index_server.packages, "acme-internal-helper", "1.0.0")
     project = bake(tmp_path / "bake")
     pyproject = project.read("pyproject.toml").replace(
         "dependencies = []", 'dependencies = ["acme-internal-helper>=1.0"]'
@@ -289,11 +264,8 @@ def test_internal_dependencies_resolve_through_the_configured_index(
         "    assert answer() == 42\n",
         encoding="utf-8",
     )
-    project.run("git", "add", "--all")
-    project.run(
-        "git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-        "commit", "-m", "Depend on an internal package",
-    )  # fmt: skip
+    project.git("add", "--all")
+    project.git("commit", "-m", "Depend on an internal package")
     env = isolated_environment(PIP_INDEX_URL=index_server.authenticated_simple_url)
 
     result = project.nox("--default-venv-backend", backend, env=env)

@@ -6,7 +6,6 @@ template, the way an organisation hosts the template in its own repository.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import TEMPLATE, bake
+from tests.baking import TEMPLATE, bake, load_module
 
 # What `cruft create` needs from the template repository.
 TEMPLATE_PARTS = ["cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}"]
@@ -33,11 +32,7 @@ FIRST_COMMIT = [
 
 def load_post_gen_hook():
     """The hook module; its Jinja lives only in the `__main__` block."""
-    path = TEMPLATE / "hooks" / "post_gen_project.py"
-    spec = importlib.util.spec_from_file_location("post_gen_project", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(TEMPLATE / "hooks" / "post_gen_project.py", "post_gen_project")
 
 
 def isolated_git_env(home: Path) -> dict[str, str]:

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
-from pathlib import Path
 
 import pytest
 from cookiecutter.environment import StrictEnvironment
 
-TEMPLATE = Path(__file__).resolve().parent.parent
+from tests.baking import TEMPLATE, load_module
+
 HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
 CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 
 
-def load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hook = load(HOOK, "pre_gen_project")
-bake_script = load(TEMPLATE / "bake.py", "bake_script")
+hook = load_module(HOOK, "pre_gen_project")
+bake_script = load_module(TEMPLATE / "bake.py", "bake_script")
 CHOICES = hook.choices_of(CONTEXT)
 RULES = hook.rules(CHOICES)
 DEFAULTS = bake_script.rendered_answers({}, config_file=None)
