@@ -18,7 +18,6 @@ import keyword
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 # Rendered project text puts these answers inside "..." strings of
 # pyproject.toml and Python files, so they must not need escaping there.
@@ -341,12 +340,11 @@ def report(found: list[str]) -> str:
 
 if __name__ == "__main__":
     ANSWERS = json.loads(r"""{{ cookiecutter | jsonify }}""")
-    # cruft renders without `_repo_dir`, and refuses out-of-choice values itself.
-    template = Path(ANSWERS.get("_repo_dir", "."), "cookiecutter.json")
-    choices = {}
-    if "_repo_dir" in ANSWERS:
-        choices = choices_of(json.loads(template.read_text(encoding="utf-8")))
-    found = problems(ANSWERS, choices)
+    # cookiecutter.json as cookiecutter read it, choices included; nothing here
+    # depends on the working directory. cruft renders without it, and refuses
+    # out-of-choice values itself.
+    TEMPLATE_CONTEXT = json.loads(r"""{{ _cookiecutter | default({}) | jsonify }}""")
+    found = problems(ANSWERS, choices_of(TEMPLATE_CONTEXT))
     if found:
         print(report(found), file=sys.stderr)
         sys.exit(1)
