@@ -233,11 +233,14 @@ def test_report_lists_each_problem_and_says_nothing_was_generated():
     ]
 
 
-def test_the_hook_has_no_template_code_but_the_answers_line():
+def test_the_hook_has_no_template_code_but_the_answers_and_choices_lines():
     source = HOOK.read_text(encoding="utf-8")
     expressions = re.findall(r"\{\{.*?\}\}", source)
-    assert expressions == ["{{ cookiecutter | jsonify }}"]
-    assert source.count("{{") == 1
+    assert expressions == [
+        "{{ cookiecutter | jsonify }}",
+        "{{ _cookiecutter | default({}) | jsonify }}",
+    ]
+    assert source.count("{{") == 2
     assert "{%" not in source and "{#" not in source
 
 
