@@ -1,8 +1,11 @@
+#!/usr/bin/env -S uv run --script
+# /// script
+# dependencies = ["nox[uv]>=2025.10.16"]
+# ///
 """Development tasks.
 
-``nox`` runs the tests on every supported Python, the linters and the build.
-``nox -s format`` reformats the code with black, ``nox -s publish`` uploads a
-release to the Azure Artifacts feed. ``nox -l`` lists all sessions.
+``nox`` runs the tests on each supported Python this machine has, mypy, black and
+flake8. ``nox -l`` lists the other sessions: build, format, coverage, publish.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import configparser
 import os
 import re
 import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -23,23 +27,118 @@ from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-nox.needs_version = ">=2025.2.9"
+nox.needs_version = ">=2025.10.16"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
+nox.options.download_python = "never"
 
-PYPROJECT = nox.project.load_toml("pyproject.toml")
-PYTHON_VERSIONS = nox.project.python_versions(PYPROJECT)
-EXTRAS = PYPROJECT["project"]["optional-dependencies"]
-BUILD_TOOLS = ["build>=1.2", "twine>=6.1"]
-# Lets twine sign in to the feed with your Azure DevOps account on a laptop.
-KEYRING = "artifacts-keyring>=1.0"
-
-# The feed this library is published to: [tool.azure-artifacts] in pyproject.toml.
+PYPROJECT = nox.project.load_toml()
+SUPPORTED = nox.project.python_versions(PYPROJECT)
 FEED = PYPROJECT["tool"]["azure-artifacts"]
-
-# Test, coverage and JUnit reports land here; the pipeline publishes them.
-REPORTS = Path("reports")
+REPORTS = Path("reports")  # test and coverage reports; the pipeline publishes them
 DIST = Path("dist")
+
+# Installs go through the index pip is configured with, the feed: uv ignores
+# PIP_INDEX_URL (set by Azure's PipAuthenticate task, or by you with a PAT).
+if "PIP_INDEX_URL" in os.environ:
+    os.environ.setdefault("UV_DEFAULT_INDEX", os.environ["PIP_INDEX_URL"])
+
+
+def available(pythons: list[str]) -> list[str]:
+    """The Pythons that run here, all tried at once (a pyenv shim of a version
+    not in use is on the PATH, but fails)."""
+    commands = {python: shutil.which(f"python{python}") for python in pythons}
+    tries = {
+        python: subprocess.Popen([command, "-c", ""], stderr=subprocess.DEVNULL)
+        for python, command in commands.items()
+        if command
+    }
+    return [python for python, run in tries.items() if run.wait() == 0]
+
+
+# The supported Pythons this machine has: a missing one costs nothing, and asking
+# for it (nox -s tests-3.12) fails. The pipeline names its Python (--force-python).
+PYTHONS = available(SUPPORTED) or SUPPORTED
+
+
+def group(name: str) -> tuple[str, ...]:
+    """A dependency group of pyproject.toml."""
+    return nox.project.dependency_groups(PYPROJECT, name)
+
+
+def install_project(session: nox.Session, *requirements: str) -> None:
+    """Install the project in editable mode, with its development tools.
+
+    Rebuilding the editable wheel takes longer than the checks themselves, so
+    it happens only in a new virtual environment or after pyproject.toml changed.
+    """
+    session.install(*requirements)
+    installed = Path(session.virtualenv.location, "pyproject.toml")
+    current = Path("pyproject.toml").read_bytes()
+    if not installed.exists() or installed.read_bytes() != current:
+        session.install("-e", ".")
+        # A copy of what was installed; skipped with the installs by `nox -R`.
+        copy = "import shutil, sys; shutil.copy(*sys.argv[1:])"
+        session.run_install("python", "-c", copy, "pyproject.toml", str(installed))
+
+
+# Lets twine sign in to the feed with your Azure DevOps account on a laptop.
+KEYRING = [spec for spec in group("dev") if spec.startswith("artifacts-keyring")]
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Run the tests and the docstring examples with coverage."""
+    install_project(session, *group("test"))
+    name = f"py{session.python}"
+    session.run(
+        "pytest",
+        "--cov",
+        f"--cov-report=xml:{REPORTS / f'coverage-{name}.xml'}",
+        f"--junitxml={REPORTS / f'junit-{name}.xml'}",
+        *session.posargs,
+        env={"COVERAGE_FILE": str(REPORTS / f".coverage.{name}")},
+    )
+
+
+@nox.session(default=False)
+def coverage(session: nox.Session) -> None:
+    """Combine the coverage of every Python into reports/coverage.xml."""
+    session.install("coverage[toml]>=7.10")
+    data = ["--data-file", str(REPORTS / ".coverage")]
+    session.run("coverage", "combine", "--keep", *data, *REPORTS.glob(".coverage.py*"))
+    session.run("coverage", "xml", *data, "-o", str(REPORTS / "coverage.xml"))
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Check the types with mypy, strict (settings in pyproject.toml)."""
+    install_project(session, *group("typecheck"))
+    session.run("mypy", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check formatting with black and style with flake8."""
+    session.install(*group("lint"))
+    session.run("black", "--check", "--diff", ".")
+    session.run("flake8")
+
+
+@nox.session(default=False)
+def format(session: nox.Session) -> None:
+    """Reformat the code with black."""
+    session.install(*group("lint"))
+    session.run("black", ".")
+
+
+@nox.session(default=False)
+def build(session: nox.Session) -> None:
+    """Build the wheel and sdist into dist/ and check their metadata."""
+    session.install("build[uv]>=1.3", "twine>=6.2")
+    shutil.rmtree(DIST, ignore_errors=True)
+    session.run("python", "-m", "build", "--installer=uv")
+    session.run("twine", "check", "--strict", *DIST.glob("*"))
 
 
 def feed_url(endpoint: str) -> str:
@@ -49,84 +148,6 @@ def feed_url(endpoint: str) -> str:
         scope.append(quote(FEED["project"], safe=""))
     scope.append(f"_packaging/{quote(FEED['feed'], safe='')}/pypi/{endpoint}/")
     return "https://pkgs.dev.azure.com/" + "/".join(scope)
-
-
-def artifact_feed() -> str:
-    """The feed as the Azure Pipelines authentication tasks name it."""
-    if "project" in FEED:
-        return f"{FEED['project']}/{FEED['feed']}"
-    return FEED["feed"]
-
-
-def install(session: nox.Session, *args: str) -> None:
-    """Install through the index pip is configured with.
-
-    pip honours pip.conf and PIP_INDEX_URL (the PAT route, and Azure's
-    PipAuthenticate task); uv ignores both, so it is told explicitly.
-    """
-    session.install(*args, env=uv_index_environment(session))
-
-
-def uv_index_environment(session: nox.Session) -> dict[str, str]:
-    index = os.environ.get("PIP_INDEX_URL")
-    if session.venv_backend == "uv" and index:
-        return {"UV_DEFAULT_INDEX": index}
-    return {}
-
-
-@nox.session(python=PYTHON_VERSIONS)
-def tests(session: nox.Session) -> None:
-    """Run the test suite with coverage."""
-    install(session, "-e", ".[test]")
-    name = f"py{session.python}"
-    session.run(
-        "pytest",
-        "--cov",
-        "--cov-report=term",
-        f"--cov-report=xml:{REPORTS / f'coverage-{name}.xml'}",
-        f"--junitxml={REPORTS / f'junit-{name}.xml'}",
-        *session.posargs,
-        env={"COVERAGE_FILE": str(REPORTS / f".coverage.{name}")},
-    )
-
-
-@nox.session
-def lint(session: nox.Session) -> None:
-    """Check formatting with black and style with flake8."""
-    install(session, *EXTRAS["lint"])
-    session.run("black", "--check", "--diff", ".")
-    session.run("flake8")
-
-
-@nox.session(default=False)
-def format(session: nox.Session) -> None:
-    """Reformat the code with black."""
-    install(session, *EXTRAS["lint"])
-    session.run("black", ".")
-
-
-@nox.session
-def build(session: nox.Session) -> None:
-    """Build the wheel and sdist into dist/ and check their metadata."""
-    # uv builds the isolated build environment in a fraction of pip's time.
-    installer = "uv" if session.venv_backend == "uv" else "pip"
-    install(session, *BUILD_TOOLS, *(["uv"] if installer == "uv" else []))
-    shutil.rmtree(DIST, ignore_errors=True)
-    session.run(
-        "python",
-        "-m",
-        "build",
-        f"--installer={installer}",
-        env=uv_index_environment(session),
-    )
-    session.run("twine", "check", "--strict", *map(str, DIST.glob("*")))
-
-
-@nox.session(name="azure-feed", python=False, default=False)
-def azure_feed(session: nox.Session) -> None:
-    """Set the pipeline variables artifactFeed and feedName from pyproject.toml."""
-    print(f"##vso[task.setvariable variable=artifactFeed]{artifact_feed()}")
-    print(f"##vso[task.setvariable variable=feedName]{FEED['feed']}")
 
 
 @nox.session(default=False)
@@ -158,7 +179,7 @@ def publish(session: nox.Session) -> None:
 
     repository = Repository.from_environment()
     if repository.username is None and repository.pypirc is None:
-        install(session, KEYRING)
+        session.install(*KEYRING)
         repository = repository.with_keyring_credentials(session)
     try:
         already_there = repository.files_of(PYPROJECT["project"]["name"], version)
