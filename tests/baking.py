@@ -160,6 +160,16 @@ def bake(output_dir: Path, **answers: Any) -> BakedProject:
     return BakedProject(Path(project), answers)
 
 
+def python_classifiers(project: BakedProject) -> list[str]:
+    """The Python versions the trove classifiers name, e.g. ["3.12", "3.13"]."""
+    prefix = "Programming Language :: Python :: 3."
+    return [
+        classifier.rsplit(" ", 1)[1]
+        for classifier in project.pyproject["project"]["classifiers"]
+        if classifier.startswith(prefix)
+    ]
+
+
 def load_module(path: Path, name: str) -> ModuleType:
     """Import a file that is not on sys.path (a hook, bake.py, a baked noxfile)."""
     spec = importlib.util.spec_from_file_location(name, path)

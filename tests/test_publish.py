@@ -54,7 +54,6 @@ def test_feed_urls_derive_from_the_coordinates_in_pyproject(
 
     assert noxfile.feed_url("simple") == simple
     assert noxfile.feed_url("upload") == simple.replace("/simple/", "/upload/")
-    assert noxfile.artifact_feed() == artifact_feed
 
 
 def test_feed_coordinates_are_written_once_in_the_project(default_project):
