@@ -365,3 +365,7 @@ def file_version(name: str) -> Version | None:
         return parse_sdist_filename(name)[1]
     except ValueError:
         return None
+
+
+if __name__ == "__main__":
+    nox.main()
