@@ -422,7 +422,7 @@ def test_publish_stops_before_uploading_dirty_trees_and_dev_versions_it_was_not_
     assert dev.returncode != 0 and "is a development version" in dev.output
     assert dirty.returncode != 0 and "Uncommitted changes" in dirty.output
     # The refusal ends with the command that publishes it anyway: paste it.
-    pasted = re.search(r": (nox -s publish -- --allow-dev)$", dev.output, re.M)
+    pasted = re.search(r"with: (nox -s publish -- --allow-dev) ", dev.output)
     command = pasted.group(1).split()[1:]
     allowed = project.nox("-v", *command, env=env, check=False)
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
