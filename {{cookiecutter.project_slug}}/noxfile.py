@@ -138,10 +138,8 @@ def publish(session: nox.Session) -> None:
     """Build, check and upload to the feed: docs/publishing.md."""
     options = PUBLISH_OPTIONS.parse_args(session.posargs)
     git_status = ["git", "status", "--porcelain"]
-    if Path(".git").exists() and (
-        changes := session.run(*git_status, external=True, silent=True).strip()
-    ):
-        session.error(f"Uncommitted changes; commit or stash them first:\n{changes}")
+    if Path(".git").exists() and session.run(*git_status, external=True, silent=True):
+        session.error("Uncommitted changes: commit or stash them first.")
     url, username, password = upload_target(session)
     build(session)
     version = parse_wheel_filename(next(DIST.glob("*.whl")).name)[1]
@@ -149,44 +147,43 @@ def publish(session: nox.Session) -> None:
         session.error(problem)
     if options.dev_only and not version.is_devrelease:
         session.skip(f"{version} is a release: main publishes development versions.")
-    # Twine reads the settings from the environment, never from the command line.
+    # Twine reads its settings from the environment, never from the command line.
     env = {"TWINE_REPOSITORY_URL": url, "ARTIFACTS_KEYRING_NONINTERACTIVE_MODE": "true"}
     if password:  # a PAT goes with any user name
         env |= {"TWINE_USERNAME": username or "build", "TWINE_PASSWORD": password}
     else:  # twine asks artifacts-keyring for your Azure DevOps sign-in
         install(session, KEYRING)
     twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
-    where = urlsplit(url)._replace(netloc=urlsplit(url).netloc.rpartition("@")[2])
-    shown = where.geturl()  # without user-info
+    twine += ["--verbose", "--disable-progress-bar", *map(str, DIST.glob("*"))]
+    shown = re.sub(r"//[^/]*@", "//", url)  # no user-info
     try:
-        twine = subprocess.run(
-            [*twine, "--verbose", "--disable-progress-bar", *map(str, DIST.glob("*"))],
+        run = subprocess.run(
+            twine,
             env={**os.environ, **env},
+            timeout=options.timeout,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=options.timeout,
         )
     except subprocess.TimeoutExpired:
         session.error(f"{shown} did not answer within {options.timeout:g} s.")
-    output = twine.stdout
-    for secret in filter(None, [password, urlsplit(url).netloc.rpartition("@")[0]]):
+    output = run.stdout
+    for secret in filter(None, [password, urlsplit(url).password]):
         output = output.replace(secret, "***")
     statuses = re.findall(r"Response from .*?:\s+(\d\d\d) ", output, re.S)
     refused = [s for s in statuses if s[0] == "3" or s in ("203", "401", "403")]
-    advice = "set TWINE_PASSWORD to a PAT (Packaging > Read & write) or sign in"
+    advice = "set TWINE_PASSWORD to a PAT (Packaging > Read & write) or sign in again"
     if "409" in statuses:
         there = f"{version} is already on {shown} or was deleted from it"
         if options.dev_only:
             session.skip(f"{there}: nothing new to publish.")
         session.error(f"{there}; versions are immutable: raise the version.")
-    if refused:
-        session.error(f"{shown} refused the credentials (HTTP {refused[0]}): {advice}.")
-    if "NonInteractive" in output:
-        session.error(f"No credentials for {shown}: {advice} with artifacts-keyring.")
+    if refused or "NonInteractive" in output:  # no credential found at all
+        answer = f"HTTP {refused[0]}" if refused else "none found"
+        session.error(f"{shown} refused the credentials ({answer}): {advice}.")
     if reason := re.findall(r"ConnectionError: .*?(\[Errno [^'\"]*)", output):
         session.error(f"Cannot reach {shown}: {reason[-1]}")
-    if twine.returncode or not statuses:
+    if run.returncode or not statuses:
         session.error(f"twine upload to {shown} failed:\n{output}")
     session.log(f"Published {version} to {shown}")
 
@@ -210,14 +207,13 @@ def upload_target(session: nox.Session) -> tuple[str, str | None, str | None]:
     if not (path := os.environ.get("PYPIRC_PATH")):
         url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
         return url, os.environ.get("TWINE_USERNAME"), os.environ.get("TWINE_PASSWORD")
-    pypirc, name = configparser.ConfigParser(interpolation=None), FEED["feed"]
+    pypirc = configparser.ConfigParser(interpolation=None)
     try:
         pypirc.read_string(Path(path).read_text(encoding="utf-8"))
-    except OSError:
-        session.error(f"PYPIRC_PATH is {path}, which cannot be read.")
-    except configparser.Error as error:  # its message quotes the password line
-        session.error(f"{path} is not a valid .pypirc ({type(error).__name__}).")
-    section = pypirc[name] if pypirc.has_section(name) else {}
-    if "repository" not in section:
-        session.error(f"{path} has no [{name}] section with a repository URL.")
-    return section["repository"], section.get("username"), section.get("password")
+        section = pypirc[FEED["feed"]]
+        return section["repository"], section.get("username"), section.get("password")
+    except (OSError, configparser.Error, KeyError) as error:  # never print `error`:
+        session.error(  # configparser's messages quote the password line
+            f"PYPIRC_PATH must name a .pypirc with a [{FEED['feed']}] section and "
+            f"its repository URL: {path} ({type(error).__name__})."
+        )
