@@ -234,9 +234,7 @@ def test_a_pat_alone_publishes_and_a_version_never_uploads_twice_even_deleted(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("signin", "status"), [("redirect", 302), ("203", 203), (None, 401)]
-)
+@pytest.mark.parametrize(("signin", "status"), [("redirect", 302), ("203", 203)])
 def test_a_refused_token_ends_in_the_credentials_message_however_azure_says_it(
     project, index, home, signin, status
 ):
