@@ -74,10 +74,11 @@ def has_git_identity(path: Path) -> bool:
 if __name__ == "__main__":
     message = post_generate(
         Path.cwd(),
-        author_name="{{ cookiecutter.author_name }}",
-        author_email="{{ cookiecutter.author_email }}",
+        # JSON strings are Python strings: any answer reads back exactly.
+        author_name={{ cookiecutter.author_name | jsonify }},
+        author_email={{ cookiecutter.author_email | jsonify }},
         # cruft adds the template commit as `_commit`; plain cookiecutter does not.
-        cruft_template_commit="{{ cookiecutter.get('_commit', '') }}",
+        cruft_template_commit={{ cookiecutter.get('_commit', '') | jsonify }},
     )
     if message:
         print(message, file=sys.stderr)
