@@ -273,7 +273,7 @@ BAD_ANSWERS = [
     ("extras", "redis\n", "printable"),
     ("description", "Shared\x00helpers", "printable"),
     ("azure_project", "Data\x1bPlatform", "printable"),
-    ("author_name", "Team\r", "printable"),
+    ("author_name", "Team\x0b", "printable"),
     # Path segments and names Windows cannot give a folder.
     ("project_slug", "..", "normalised distribution name"),
     ("project_slug", "a/b", "normalised distribution name"),
