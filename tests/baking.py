@@ -95,6 +95,13 @@ class BakedProject:
         (init,) = (self.path / "src").glob("*/__init__.py")
         return init.parent.name
 
+    def documentation(self) -> dict[str, str]:
+        """README.md and docs/*.md, by relative path: what the project tells users."""
+        pages = [self.path / "README.md", *sorted((self.path / "docs").glob("*.md"))]
+        return {
+            page.relative_to(self.path).as_posix(): page.read_text() for page in pages
+        }
+
     def files(self) -> list[Path]:
         """Every file the template generated (git's own files excluded)."""
         return sorted(
