@@ -31,6 +31,7 @@ def test_every_combination_bakes_a_clean_project(
     assert_static_checks_pass(project)
     assert project.exists("LICENSE")
     assert project.exists("Dockerfile") == answers["include_dockerfile"]
+    assert project.exists("docs/docker.md") == answers["include_dockerfile"]
     assert ("hatch" in project.pyproject["tool"]) == (
         answers["versioning"] == "git-tags"
     )
