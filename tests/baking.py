@@ -377,14 +377,16 @@ def load_module(path: Path, name: str) -> ModuleType:
 def make_wheel(folder: Path, name: str, version: str) -> Path:
     """A minimal pure-Python wheel, as an internal package on the feed would be.
 
-    Its module `name` (underscored) has `VERSION` and `answer()` returning 42.
+    Its module `name` (underscored) has `VERSION` and `answer()` returning 42,
+    and is typed (py.typed), as libraries made from the template are.
     """
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
     files = {
         f"{module}/__init__.py": (
-            f'VERSION = "{version}"\n\n\ndef answer():\n    return 42\n'
+            f'VERSION = "{version}"\n\n\ndef answer() -> int:\n    return 42\n'
         ),
+        f"{module}/py.typed": "",
         f"{dist_info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
         ),
