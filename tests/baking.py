@@ -8,6 +8,7 @@ import importlib.util
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -145,19 +146,45 @@ class BakedProject:
         )
 
 
-def bake(output_dir: Path, **answers: Any) -> BakedProject:
-    """Bake the template without prompting; `answers` override the defaults."""
+def bake(
+    output_dir: Path, *, template: Path = TEMPLATE, **answers: Any
+) -> BakedProject:
+    """Bake the template (or a changed copy) without prompting; `answers`
+    override the defaults."""
     output_dir.mkdir(parents=True, exist_ok=True)
     config = output_dir / "cookiecutter-config.yaml"
     config.write_text(f"replay_dir: {json.dumps(str(output_dir / 'replay'))}\n")
     project = cookiecutter(
-        str(TEMPLATE),
+        str(template),
         no_input=True,
         extra_context=answers,
         output_dir=str(output_dir),
         config_file=str(config),
     )
     return BakedProject(Path(project), answers)
+
+
+# What cookiecutter and cruft need from the template repository, and what the
+# shared pipeline mode reads from it.
+TEMPLATE_PARTS = [
+    "cookiecutter.json",
+    "hooks",
+    "pipelines",
+    "{{cookiecutter.project_slug}}",
+]
+
+
+def copy_template(destination: Path) -> Path:
+    """A copy of the template's parts that a test may change."""
+    destination.mkdir(parents=True)
+    for part in TEMPLATE_PARTS:
+        source = TEMPLATE / part
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(source, destination / part, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, destination / part)
+    return destination
 
 
 def load_module(path: Path, name: str) -> ModuleType:

@@ -195,6 +195,7 @@ class StepRecord:
 class RunResult:
     steps: list[StepRecord] = field(default_factory=list)
     jobs_not_run: list[str] = field(default_factory=list)
+    jobs_skipped: list[str] = field(default_factory=list)
     stages: dict[str, str] = field(default_factory=dict)  # name -> outcome
 
     @property
@@ -226,13 +227,11 @@ class LocalAgent:
     workspace: Path
 
     def run(self, pipeline_file: Path, build: Build) -> RunResult:
-        pipeline = yaml.safe_load(pipeline_file.read_text(encoding="utf-8"))
-        unsupported = set(pipeline) - {"trigger", "pr", "variables", "pool", "stages"}
-        if unsupported:
-            raise PipelineError(f"Unsupported top-level keys: {sorted(unsupported)}")
+        pipeline = self.load(pipeline_file)
         variables = dict(pipeline.get("variables") or {})
         if not all(isinstance(value, str) for value in variables.values()):
             raise PipelineError("Only string variables in mapping form are supported")
+        shutil.rmtree(self.artifacts, ignore_errors=True)  # artifacts are per run
         result = RunResult()
         previous: str | None = None
         for stage in pipeline["stages"]:
@@ -245,42 +244,67 @@ class LocalAgent:
             if not evaluate(condition, context, {"succeeded": succeeded}):
                 result.stages[name] = "skipped"
             else:
-                outcomes = [
-                    self.run_job(job_name, job, {**variables, **leg}, build, result)
-                    for job_name, job, leg in self.jobs_of(stage, result)
-                ]
-                failed = "failed" in outcomes
+                outcomes = self.run_stage(stage, variables, build, result)
+                failed = "failed" in outcomes.values()
                 result.stages[name] = "failed" if failed else "succeeded"
             previous = name
         return result
 
-    def jobs_of(self, stage: dict[str, Any], result: RunResult):
-        """(name, job, matrix variables) for every job or matrix leg to run here."""
+    def load(self, pipeline_file: Path) -> dict[str, Any]:
+        pipeline = yaml.safe_load(pipeline_file.read_text(encoding="utf-8"))
+        unsupported = set(pipeline) - {"trigger", "pr", "variables", "pool", "stages"}
+        if unsupported:
+            raise PipelineError(f"Unsupported top-level keys: {sorted(unsupported)}")
+        return pipeline
+
+    @property
+    def artifacts(self) -> Path:
+        """Where the pipeline artifacts of the current run are kept."""
+        return self.workspace.parent / "_artifacts"
+
+    def run_stage(self, stage, variables, build, result) -> dict[str, str]:
+        """Run the jobs in order; a job runs after the jobs it depends on."""
+        outcomes: dict[str, str] = {}
         for job in stage["jobs"]:
-            matrix = (job.get("strategy") or {}).get("matrix")
-            if not matrix:
-                yield job["job"], job, {}
+            depends_on = job.get("dependsOn", [])
+            depends_on = [depends_on] if isinstance(depends_on, str) else depends_on
+            if unknown := [d for d in depends_on if d not in outcomes]:
+                raise PipelineError(f"Job {job['job']} depends on later jobs {unknown}")
+            succeeded = all(outcomes[d] == "succeeded" for d in depends_on)
+            context = {**variables, **self.predefined(build)}
+            condition = job.get("condition", "succeeded()")
+            if not evaluate(condition, context, {"succeeded": succeeded}):
+                outcomes[job["job"]] = "skipped"
+                result.jobs_skipped.append(job["job"])
                 continue
-            legs = {
-                name: {k: str(v) for k, v in leg.items()}
-                for name, leg in matrix.items()
-            }
-            runnable = [
-                n
-                for n, leg in legs.items()
-                if leg.get("python.version") == RUNNING_PYTHON
+            legs = [
+                self.run_job(name, job, {**variables, **leg}, build, result)
+                for name, job, leg in self.jobs_of(job, result)
             ]
-            if not runnable:
-                raise PipelineError(
-                    f"No leg of {job['job']} runs on Python {RUNNING_PYTHON}"
-                )
-            for name in legs:
-                if name not in runnable:
-                    result.jobs_not_run.append(
-                        f"{job['job']} {name}: needs another Python"
-                    )
-            for name in runnable:
-                yield f"{job['job']} {name}", job, legs[name]
+            outcomes[job["job"]] = "failed" if "failed" in legs else "succeeded"
+        return outcomes
+
+    def jobs_of(self, job: dict[str, Any], result: RunResult):
+        """(name, job, matrix variables) for the job or each matrix leg to run here."""
+        matrix = (job.get("strategy") or {}).get("matrix")
+        if not matrix:
+            yield job["job"], job, {}
+            return
+        legs = {
+            name: {k: str(v) for k, v in leg.items()} for name, leg in matrix.items()
+        }
+        runnable = [
+            n for n, leg in legs.items() if leg.get("python.version") == RUNNING_PYTHON
+        ]
+        if not runnable:
+            raise PipelineError(
+                f"No leg of {job['job']} runs on Python {RUNNING_PYTHON}"
+            )
+        for name in legs:
+            if name not in runnable:
+                result.jobs_not_run.append(f"{job['job']} {name}: needs another Python")
+        for name in runnable:
+            yield f"{job['job']} {name}", job, legs[name]
 
     def predefined(self, build: Build) -> dict[str, str]:
         sources = self.workspace / "s"
@@ -297,10 +321,8 @@ class LocalAgent:
         }
 
     def run_job(self, name, job, variables, build, result) -> str:
-        if "condition" in job or "dependsOn" in job or "template" in job:
-            raise PipelineError(
-                f"Job {name}: condition/dependsOn/template not supported"
-            )
+        if "template" in job:
+            raise PipelineError(f"Job {name}: unexpanded template")
         job_run = JobRun(self, name, {**variables, **self.predefined(build)}, build)
         outcome = job_run.run(job["steps"])
         result.steps.extend(job_run.records)
@@ -367,6 +389,8 @@ class JobRun:
             "TwineAuthenticate@1": self.twine_authenticate,
             "PublishTestResults@2": self.publish_test_results,
             "PublishCodeCoverageResults@2": self.publish_code_coverage_results,
+            "PublishPipelineArtifact@1": self.publish_pipeline_artifact,
+            "DownloadPipelineArtifact@2": self.download_pipeline_artifact,
         }.get(task)
         if handler is None:
             raise PipelineError(f"No local equivalent for step {step}")
@@ -505,10 +529,57 @@ class JobRun:
             raise StepFailed(
                 f"No coverage report matches {inputs['summaryFileLocation']}"
             )
+        summaries = []
         for path in files:
-            if ElementTree.parse(path).getroot().tag != "coverage":
+            root = ElementTree.parse(path).getroot()
+            if root.tag != "coverage":
                 raise StepFailed(f"{path} is not a Cobertura report")
-        return "coverage: " + ", ".join(p.name for p in files)
+            lines = f"{root.get('lines-covered')} of {root.get('lines-valid')} lines"
+            summaries.append(f"{path.name} ({lines})")
+        return "coverage: " + ", ".join(summaries)
+
+    def publish_pipeline_artifact(self, inputs: dict[str, str]) -> str:
+        source = self.sources / inputs.get("targetPath", inputs.get("path", ""))
+        name = inputs.get("artifact") or inputs.get("artifactName")
+        if not name:
+            raise StepFailed("PublishPipelineArtifact@1 needs `artifact`")
+        if not source.exists():
+            raise StepFailed(f"Path to publish not found: {source}")
+        target = self.agent.artifacts / name
+        if target.exists():
+            raise StepFailed(f"Artifact {name} already exists in this run")
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            target.mkdir(parents=True)
+            shutil.copy2(source, target)
+        return f"artifact {name}: {sorted(p.name for p in target.rglob('*'))}"
+
+    def download_pipeline_artifact(self, inputs: dict[str, str]) -> str:
+        """The current run's artifacts; with several, each in a folder of its name."""
+        if inputs.get("buildType", "current") != "current":
+            raise PipelineError("Only artifacts of the current run are supported")
+        target = Path(inputs.get("path") or inputs.get("targetPath") or "")
+        if not target.is_absolute():
+            target = self.sources / target
+        names = [inputs["artifact"]] if inputs.get("artifact") else None
+        pattern = minimatch(inputs.get("patterns") or inputs.get("itemPattern") or "**")
+        downloaded = []
+        for artifact in sorted(self.agent.artifacts.glob("*")):
+            if names is not None and artifact.name not in names:
+                continue
+            for path in sorted(artifact.rglob("*")):
+                relative = path.relative_to(artifact).as_posix()
+                if names is None:
+                    relative = f"{artifact.name}/{relative}"
+                if path.is_file() and pattern.fullmatch(relative):
+                    destination = target / relative
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, destination)
+                    downloaded.append(relative)
+        if not downloaded:
+            raise StepFailed(f"No artifact file matches {pattern.pattern}")
+        return "downloaded " + ", ".join(downloaded)
 
     def script(self, script: str, step_env: dict[str, str]) -> str:
         script_file = self.temp / "script.sh"
@@ -539,6 +610,13 @@ class JobRun:
         if completed.returncode != 0:
             raise StepFailed(f"exit code {completed.returncode}\n{completed.stdout}")
         return completed.stdout
+
+
+def minimatch(pattern: str) -> re.Pattern[str]:
+    """The artifact tasks' patterns: ** spans folders, * and ? stay in one."""
+    parts = re.split(r"(\*\*/?|\*|\?)", pattern)
+    translated = {"**": ".*", "**/": "(?:.*/)?", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(translated.get(p, re.escape(p)) for p in parts))
 
 
 def step_label(step: dict[str, Any]) -> str:
