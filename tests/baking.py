@@ -50,15 +50,26 @@ EVERYTHING_ON = {
 }
 
 
+# Choices that change a single file: spread over the combinations of the others
+# instead of multiplying them, so each of their values meets every value of
+# every other choice.
+SPREAD = {"pipeline"}
+
+
 def all_combinations() -> list[dict[str, Any]]:
     """Every combination of the choice answers (booleans count as a two-way choice)."""
-    values = [
-        [True, False] if isinstance(options, bool) else options
-        for options in CHOICES.values()
-    ]
-    return [
-        dict(zip(CHOICES, combination)) for combination in itertools.product(*values)
-    ]
+    options = {
+        key: [True, False] if isinstance(value, bool) else value
+        for key, value in CHOICES.items()
+    }
+    crossed = [key for key in options if key not in SPREAD]
+    combinations = []
+    for indexes in itertools.product(*(range(len(options[k])) for k in crossed)):
+        answers = {key: options[key][i] for key, i in zip(crossed, indexes)}
+        for key in SPREAD & set(options):
+            answers[key] = options[key][sum(indexes) % len(options[key])]
+        combinations.append({key: answers[key] for key in options})
+    return combinations
 
 
 def combination_id(answers: dict[str, Any]) -> str:

@@ -225,6 +225,8 @@ class LocalAgent:
     repository: Path
     index: IndexServer
     workspace: Path
+    # Repositories that `resources.repositories` may name, for templates.
+    templates: TemplateSource | None = None
 
     def run(self, pipeline_file: Path, build: Build) -> RunResult:
         pipeline = self.load(pipeline_file)
@@ -252,10 +254,37 @@ class LocalAgent:
 
     def load(self, pipeline_file: Path) -> dict[str, Any]:
         pipeline = yaml.safe_load(pipeline_file.read_text(encoding="utf-8"))
+        if "extends" in pipeline:
+            pipeline = expand_pipeline(pipeline, self.templates or TemplateSource({}))
         unsupported = set(pipeline) - {"trigger", "pr", "variables", "pool", "stages"}
         if unsupported:
             raise PipelineError(f"Unsupported top-level keys: {sorted(unsupported)}")
         return pipeline
+
+    def plan(self, pipeline_file: Path, build: Build) -> list[tuple[str, ...]]:
+        """What a run would do if every step succeeded, without running it.
+
+        One row per stage, job and step: its place, whether it runs, and the
+        step as the agent receives it (task inputs, script, env, condition).
+        """
+        pipeline = self.load(pipeline_file)
+        variables = {**pipeline.get("variables", {}), **self.predefined(build)}
+        rows = []
+        for stage in pipeline["stages"]:
+            condition = stage.get("condition", "succeeded()")
+            runs = evaluate(condition, variables, {"succeeded": True})
+            rows.append(("stage", stage["stage"], str(runs)))
+            for job in stage["jobs"]:
+                job_fields = {k: v for k, v in job.items() if k != "steps"}
+                rows.append(("job", job["job"], str(runs), repr(job_fields)))
+                for step in job["steps"]:
+                    condition = step.get("condition", "succeeded()")
+                    leg = {"testsRan": "true", "python.version": RUNNING_PYTHON}
+                    step_runs = runs and evaluate(
+                        condition, {**variables, **leg}, {"succeeded": True}
+                    )
+                    rows.append(("step", job["job"], str(step_runs), repr(step)))
+        return rows
 
     @property
     def artifacts(self) -> Path:
@@ -636,3 +665,190 @@ def git(cwd: Path, *arguments: str) -> str:
     if completed.returncode != 0:
         raise StepFailed(f"git {' '.join(arguments)}: {completed.stderr}")
     return completed.stdout.strip()
+
+
+# --- templates: extends, template references, repository resources ---------
+
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+@dataclass
+class TemplateSource:
+    """Reads template files from git repositories at a ref, as Azure does."""
+
+    repositories: dict[str, Path]  # resource `name` (project/repo) -> local clone
+
+    def read(self, name: str, ref: str, path: str) -> Any:
+        if name not in self.repositories:
+            raise PipelineError(f"No repository {name!r} for a template")
+        text = git(self.repositories[name], "show", f"{ref}:{path}")
+        return yaml.safe_load(text)
+
+
+def expand_pipeline(pipeline: dict[str, Any], source: TemplateSource) -> dict:
+    """The pipeline with `extends` and every `template:` reference expanded."""
+    if "extends" not in pipeline:
+        return pipeline
+    resources = {r["repository"]: r for r in pipeline["resources"]["repositories"]}
+    path, _, alias = pipeline["extends"]["template"].partition("@")
+    resource = resources[alias]
+    if resource.get("type") != "git":
+        raise PipelineError("Only Azure Repos (type: git) resources are supported")
+    location = (resource["name"], resource.get("ref", "refs/heads/main"))
+    body = instantiate(
+        source.read(*location, path), pipeline["extends"].get("parameters", {})
+    )
+    body = expand_references(body, source, location, path)
+    rest = {k: v for k, v in pipeline.items() if k not in ("extends", "resources")}
+    return {**rest, **body}
+
+
+def instantiate(template: dict[str, Any], given: dict[str, Any]) -> dict:
+    """The template's body with its parameters' values (defaults filled in)."""
+    declared = {p["name"]: p for p in template.get("parameters", [])}
+    if unknown := set(given) - set(declared):
+        raise PipelineError(f"Unknown template parameters {sorted(unknown)}")
+    values = {}
+    for name, declaration in declared.items():
+        if name not in given and "default" not in declaration:
+            raise PipelineError(f"Template parameter {name} is required")
+        values[name] = given.get(name, declaration.get("default"))
+    body = {k: v for k, v in template.items() if k != "parameters"}
+    return render(body, {"parameters": values})
+
+
+def expand_references(node, source, location, path):
+    """Splice `- template: file` items (relative to the including file)."""
+    if isinstance(node, dict):
+        return {
+            k: expand_references(v, source, location, path) for k, v in node.items()
+        }
+    if not isinstance(node, list):
+        return node
+    items = []
+    for item in node:
+        if isinstance(item, dict) and "template" in item and len(item) <= 2:
+            relative = str(Path(path).parent / item["template"])
+            included = instantiate(
+                source.read(location[0], location[1], relative),
+                item.get("parameters", {}),
+            )
+            (key,) = set(included) & {"steps", "jobs", "stages"}
+            items.extend(expand_references(included[key], source, location, relative))
+        else:
+            items.append(expand_references(item, source, location, path))
+    return items
+
+
+DIRECTIVE = re.compile(r"^\$\{\{\s*(if|elseif|else|each)\b\s*(.*?)\s*\}\}$")
+
+
+def render(node: Any, scope: dict[str, Any]) -> Any:
+    """Template expressions: ${{ }} values, if/elseif/else and each insertions."""
+    if isinstance(node, str):
+        whole = EXPRESSION.fullmatch(node.strip())
+        if whole:
+            return value_of(whole.group(1), scope)
+        return EXPRESSION.sub(lambda m: text_of(value_of(m.group(1), scope)), node)
+    if isinstance(node, list):
+        items: list[Any] = []
+        chain = {"taken": True}
+        for item in node:
+            if isinstance(item, dict) and len(item) == 1:
+                ((key, value),) = item.items()
+                if isinstance(key, str) and DIRECTIVE.match(key):
+                    for part, inner in inserted(key, value, scope, chain):
+                        items.extend(render(part, inner))
+                    continue
+            items.append(render(item, scope))
+        return items
+    if isinstance(node, dict):
+        result: dict[Any, Any] = {}
+        chain = {"taken": True}
+        for key, value in node.items():
+            if isinstance(key, str) and DIRECTIVE.match(key):
+                for part, inner in inserted(key, value, scope, chain):
+                    result.update(render(part, inner))
+            else:
+                result[render(key, scope)] = render(value, scope)
+        return result
+    return node
+
+
+def inserted(key: str, value: Any, scope: dict[str, Any], chain: dict[str, bool]):
+    """(value, scope) pairs a directive key inserts; `chain` links if/else."""
+    kind, expression = DIRECTIVE.match(key).groups()
+    if kind == "each":
+        name, _, collection = expression.partition(" in ")
+        return [
+            (value, {**scope, name.strip(): e}) for e in value_of(collection, scope)
+        ]
+    if kind == "if":
+        chain["taken"] = False
+    if chain["taken"]:
+        return []
+    if kind == "else" or truthy(value_of(expression, scope)):
+        chain["taken"] = True
+        return [(value, scope)]
+    return []
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.casefold() not in ("", "false", "0")
+    return bool(value)
+
+
+def text_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"  # how Azure prints a boolean
+    return str(value)
+
+
+FUNCTION_CALL = re.compile(r"^(\w+)\((.*)\)$", re.S)
+
+
+def value_of(expression: str, scope: dict[str, Any]) -> Any:
+    """A compile-time expression: literals, names, .property, [index], calls."""
+    expression = expression.strip()
+    if expression.startswith("'") and expression.endswith("'"):
+        return expression[1:-1].replace("''", "'")
+    if expression in ("true", "false"):
+        return expression == "true"
+    if call := FUNCTION_CALL.match(expression):
+        function, arguments = call.group(1), split_arguments(call.group(2))
+        values = [value_of(argument, scope) for argument in arguments]
+        functions = {
+            "replace": lambda s, old, new: text_of(s).replace(old, new),
+            "eq": lambda a, b: text_of(a).casefold() == text_of(b).casefold(),
+            "ne": lambda a, b: text_of(a).casefold() != text_of(b).casefold(),
+            "not": lambda a: not truthy(a),
+        }
+        if function not in functions:
+            raise PipelineError(f"Unsupported template function {function}()")
+        return functions[function](*values)
+    match = re.fullmatch(r"([A-Za-z_]\w*)((?:\.\w+|\[\d+\])*)", expression)
+    if not match or match.group(1) not in scope:
+        raise PipelineError(f"Unsupported template expression {expression!r}")
+    value = scope[match.group(1)]
+    for part in re.findall(r"\.\w+|\[\d+\]", match.group(2)):
+        value = value[int(part[1:-1])] if part.startswith("[") else value[part[1:]]
+    return value
+
+
+def split_arguments(text: str) -> list[str]:
+    """Top-level comma-separated arguments (commas in quotes or calls kept)."""
+    arguments, depth, quoted, current = [], 0, False, ""
+    for character in text:
+        if character == "'":
+            quoted = not quoted
+        elif not quoted and character == "(":
+            depth += 1
+        elif not quoted and character == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and character == ",":
+            arguments.append(current)
+            current = ""
+            continue
+        current += character
+    return [*arguments, current] if current.strip() else arguments

@@ -10,6 +10,7 @@ against a password-protected local index standing in for the feed.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +22,8 @@ import yaml
 
 from tests.baking import (
     DEFAULTS,
+    GIT_IDENTITY,
+    TEMPLATE,
     all_combinations,
     bake,
     combination_id,
@@ -32,6 +35,7 @@ from tests.pipeline_runner import (
     Build,
     LocalAgent,
     PipelineError,
+    TemplateSource,
     evaluate,
 )
 
@@ -53,6 +57,7 @@ CHECK_JSONSCHEMA = [
 # vendors microsoft/azure-pipelines-vscode's service-schema.json as is).
 UNKNOWN_TO_SCHEMA = "PublishCodeCoverageResults@2"
 SCHEMA_GAP_MESSAGE = f"'{UNKNOWN_TO_SCHEMA}' does not match '^PowerShell@2$'"
+PIPELINE = "azure-pipelines.yml"
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -74,15 +79,48 @@ def without_schema_gap(pipeline: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def pipelines(tmp_path_factory) -> dict[str, list[str]]:
-    """Every distinct generated pipeline -> the combinations that generate it."""
+def baked(tmp_path_factory) -> list[tuple[dict[str, Any], str]]:
+    """(answers, azure-pipelines.yml) of every combination."""
     root = tmp_path_factory.mktemp("pipelines")
+    return [
+        (answers, bake(root / combination_id(answers), **answers).read(PIPELINE))
+        for answers in all_combinations()
+    ]
+
+
+def distinct(baked, mode: str) -> dict[str, list[str]]:
+    """Every distinct pipeline of a mode -> the combinations that generate it."""
     by_text: dict[str, list[str]] = {}
-    for answers in all_combinations():
-        name = combination_id(answers)
-        project = bake(root / name, **answers)
-        by_text.setdefault(project.read("azure-pipelines.yml"), []).append(name)
+    for answers, text in baked:
+        if answers["pipeline"] == mode:
+            by_text.setdefault(text, []).append(combination_id(answers))
     return by_text
+
+
+@pytest.fixture(scope="module")
+def pipelines(baked) -> dict[str, list[str]]:
+    """The self-contained pipelines: the whole definition in the one file."""
+    return distinct(baked, "self-contained")
+
+
+@pytest.fixture(scope="module")
+def shared_pipelines(baked) -> dict[str, list[str]]:
+    return distinct(baked, "shared")
+
+
+@pytest.fixture(scope="module")
+def template_repository(tmp_path_factory) -> Path:
+    """The template in a git repository tagged with its release, as in Azure Repos."""
+    repository = copy_template(tmp_path_factory.mktemp("azure-repos") / "template")
+    env = {**os.environ, **GIT_IDENTITY}
+    for command in (
+        ["init", "--quiet", "--initial-branch=main"],
+        ["add", "--all"],
+        ["commit", "--quiet", "-m", "Release"],
+        ["tag", "-a", f"v{DEFAULTS['_template_version']}", "-m", "Release"],
+    ):
+        subprocess.run(["git", *command], cwd=repository, env=env, check=True)
+    return repository
 
 
 def check_jsonschema(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
@@ -99,7 +137,7 @@ def check_jsonschema(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_every_pipeline_is_valid_for_the_azure_schema_but_its_known_gap(
-    pipelines, tmp_path
+    pipelines, shared_pipelines, tmp_path
 ):
     originals, stripped = [], []
     for number, text in enumerate(pipelines):
@@ -110,7 +148,24 @@ def test_every_pipeline_is_valid_for_the_azure_schema_but_its_known_gap(
         originals.append(original)
         stripped.append(copy)
 
-    errors = check_jsonschema(originals + stripped)
+    shared = []
+    for number, text in enumerate(shared_pipelines):
+        shared.append(tmp_path / f"{number}-shared-azure-pipelines.yml")
+        shared[-1].write_text(text)
+    templates = sorted(map(str, (TEMPLATE / "pipelines").rglob("*.yml")))
+    assert templates
+
+    errors = check_jsonschema(
+        originals + stripped + shared + list(map(Path, templates))
+    )
+
+    for path in shared:
+        assert errors[str(path)] == [], errors[str(path)]
+    for template in templates:
+        # Only the library template has the coverage step the schema does not know.
+        assert [e["best_deep_match"]["message"] for e in errors[template]] == (
+            [SCHEMA_GAP_MESSAGE] if template.endswith("library.yml") else []
+        ), errors[template]
 
     for copy in stripped:
         assert errors[str(copy)] == [], errors[str(copy)]
@@ -141,8 +196,71 @@ def test_the_schema_check_catches_a_misspelled_task_input(pipelines, tmp_path):
     assert check_jsonschema([broken])[str(broken)]
 
 
-def test_every_combination_generates_a_pipeline(pipelines):
-    assert sum(map(len, pipelines.values())) == len(all_combinations())
+def test_every_combination_generates_a_pipeline(pipelines, shared_pipelines):
+    generated = [*pipelines.values(), *shared_pipelines.values()]
+    assert sum(map(len, generated)) == len(all_combinations())
+
+
+def test_shared_pipeline_is_short_and_pinned_to_the_template_release(
+    shared_pipelines,
+):
+    for text in shared_pipelines:
+        assert len(text.splitlines()) <= 30
+        (repository,) = yaml.safe_load(text)["resources"]["repositories"]
+        assert repository == {
+            "repository": "templates",
+            "type": "git",
+            "name": "myproject/cookiecutter-azure-pylib",
+            "ref": f"refs/tags/v{DEFAULTS['_template_version']}",
+        }
+
+
+SCENARIOS = {
+    "tag": Build("refs/tags/v1.2.0"),
+    "main after a tag": Build("refs/heads/main"),
+    "feature branch": Build("refs/heads/feature/retries"),
+    "mismatched tag": Build("refs/tags/v1.3.0"),
+}
+
+
+def test_both_modes_plan_the_same_run_in_every_scenario(
+    baked, template_repository, tmp_path
+):
+    def key(answers):
+        return (
+            answers["minimum_python"],
+            answers["include_dockerfile"],
+            answers["versioning"],
+        )
+
+    texts = {(answers["pipeline"], key(answers)): text for answers, text in baked}
+    templates = TemplateSource(
+        {"myproject/cookiecutter-azure-pylib": template_repository}
+    )
+    agent = LocalAgent(tmp_path, None, tmp_path / "work" / "1", templates)
+    compared = 0
+    for (mode, variant), shared_text in texts.items():
+        if mode != "shared":
+            continue
+        files = {}
+        for name, text in (
+            ("shared", shared_text),
+            ("self-contained", texts[("self-contained", variant)]),
+        ):
+            files[name] = tmp_path / f"{name}.yml"
+            files[name].write_text(text)
+        plans = {}
+        for scenario, build in SCENARIOS.items():
+            shared = agent.plan(files["shared"], build)
+            assert shared == agent.plan(files["self-contained"], build), (
+                variant,
+                scenario,
+            )
+            plans[scenario] = shared
+        # The scenarios differ, so equal plans are not a plan that ignores them.
+        assert plans["tag"] != plans["feature branch"] != plans["main after a tag"]
+        compared += 1
+    assert compared == 16  # 4 minimum Pythons x Docker or not x 2 versionings
 
 
 def test_stage_and_job_names_are_valid_on_azure(pipelines):
@@ -342,12 +460,15 @@ def test_setup_docs_name_both_build_identities_and_the_parallelism_grant(
 
 
 def pipeline_docs(project) -> str:
-    """docs/pipeline.md, or the README's Continuous integration section."""
+    """docs/pipeline.md, or the README's Continuous integration section, with
+    its lines joined."""
     if project.exists("docs/pipeline.md"):
-        return project.read("docs/pipeline.md")
-    readme = project.read("README.md")
-    section = readme[readme.index("## Continuous integration") :]
-    return section[: section.find("\n## ", 1)]
+        text = project.read("docs/pipeline.md")
+    else:
+        readme = project.read("README.md")
+        text = readme[readme.index("## Continuous integration") :]
+        text = text[: text.find("\n## ", 1)]
+    return " ".join(text.split())
 
 
 # --- the condition evaluator the local run relies on -------------------------
