@@ -4,7 +4,8 @@
 - pyproject.toml against the packaging schemas (validate-pyproject),
 - every Python file formatted as black would (the project's own black config),
 - flake8 clean with the project's own .flake8,
-- the package imports and ``python -m <package>`` runs.
+- the package imports and ``python -m <package>`` runs,
+- a README of at most 80 lines whose links, like those of docs/, lead somewhere.
 
 The import check runs on the sources in ``src/`` rather than an installed
 wheel (an install per bake is too slow for property tests). The package looks
@@ -110,9 +111,40 @@ def check_imports(project: BakedProject) -> None:
     assert result.stdout == f"{dist} {version}\n", result.stdout
 
 
+README_MAX_LINES = 80
+# A Markdown link to a page of the project: [text](target.md#anchor), not a URL.
+RELATIVE_LINK = re.compile(r"\]\((?![a-z]+:)([^)#\s]*)(?:#([^)\s]*))?\)")
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """The anchors Azure DevOps and GitHub give headings: lowercase, spaces as `-`."""
+    return {
+        re.sub(r"[^\w -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in markdown.splitlines()
+        if line.startswith("#")
+    }
+
+
+def check_documentation(project: BakedProject) -> None:
+    """A short README; every relative link in the docs leads to a page and heading."""
+    readme_lines = project.read("README.md").count("\n")
+    assert readme_lines <= README_MAX_LINES, f"README.md has {readme_lines} lines"
+    broken = []
+    for page, text in project.documentation().items():
+        for target, anchor in RELATIVE_LINK.findall(text):
+            linked = (project.path / page).parent / target if target else None
+            linked = linked or project.path / page
+            if not linked.is_file():
+                broken.append(f"{page}: {target}")
+            elif anchor and anchor not in heading_anchors(linked.read_text()):
+                broken.append(f"{page}: {target}#{anchor}")
+    assert broken == [], f"links that lead nowhere: {broken}"
+
+
 def assert_static_checks_pass(project: BakedProject) -> None:
-    """Fully rendered, valid pyproject, black- and flake8-clean, importable."""
+    """Rendered, valid pyproject, black- and flake8-clean, importable, documented."""
     check_fully_rendered(project)
+    check_documentation(project)
     check_pyproject(project)
     check_black(project)
     check_flake8(project)

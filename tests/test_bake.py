@@ -23,6 +23,7 @@ def test_every_combination_bakes_a_clean_project(
     assert_static_checks_pass(project)
     assert project.exists("LICENSE") == (answers["license"] != "Proprietary")
     assert project.exists("Dockerfile") == answers["include_dockerfile"]
+    assert project.exists("docs/docker.md") == answers["include_dockerfile"]
     assert ("setuptools_scm" in project.pyproject["tool"]) == (
         answers["versioning"] == "git-tags"
     )

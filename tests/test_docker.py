@@ -314,12 +314,12 @@ def test_builder_without_a_version_stops_with_a_clear_message(tmp_path: Path):
     assert "--build-arg VERSION=" in failure.value.stderr
 
 
-# --- the README's commands ---
+# --- the commands of docs/docker.md ---
 
 
-def docker_section_blocks(project: BakedProject, language: str) -> list[str]:
-    section = project.read("README.md").split("\n## Docker image\n", 1)[1]
-    return re.findall(rf"^```{language}\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+def docker_doc_blocks(project: BakedProject, language: str) -> list[str]:
+    page = project.read("docs/docker.md")
+    return re.findall(rf"^```{language}\n(.*?)^```", page, re.MULTILINE | re.DOTALL)
 
 
 def docker_build_options(script: str) -> tuple[list[str], list[str]]:
@@ -350,7 +350,7 @@ def pipeline_docker_build(project: BakedProject) -> str:
 
 
 @pytest.mark.parametrize("versioning", ["git-tags", "static"])
-def test_readme_builds_pass_the_secret_and_arguments_the_dockerfile_reads(
+def test_documented_builds_pass_the_secret_and_arguments_the_dockerfile_reads(
     tmp_path: Path, versioning
 ):
     project = bake(tmp_path, versioning=versioning)
@@ -362,7 +362,7 @@ def test_readme_builds_pass_the_secret_and_arguments_the_dockerfile_reads(
         for options in [dict(option.split("=") for option in mount.split(","))]
     ]
     arguments = [name for arg in builder.all("ARG") for name, _ in arg.key_values()]
-    laptop = next(b for b in docker_section_blocks(project, "bash") if "docker" in b)
+    laptop = next(b for b in docker_doc_blocks(project, "bash") if "docker" in b)
     pipeline = pipeline_docker_build(project)
 
     for script in (laptop, pipeline):

@@ -362,12 +362,13 @@ def test_docker_build_gets_the_index_as_a_secret_and_the_version_from_git(
     assert "VERSION" not in static.read("azure-pipelines.yml")
 
 
-def test_readme_shows_the_badge_and_how_releases_reach_the_feed(tmp_path):
+def test_docs_show_the_badge_and_how_releases_reach_the_feed(tmp_path):
     project = bake(tmp_path, azure_project="Data Platform")
     readme = project.read("README.md")
     status = "https://dev.azure.com/myorg/Data%20Platform/_apis/build/status/"
     assert f"({status}{project.distribution}?branchName=main)" in readme
-    section = readme[readme.index("## Continuous integration") :]
+    assert "(docs/pipeline.md)" in readme
+    section = project.read("docs/pipeline.md")
     assert "a `v1.2.0` tag publishes `1.2.0`" in section
     assert "Build validation" in section
     assert "Feed Publisher" in section

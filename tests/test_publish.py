@@ -62,7 +62,8 @@ def test_feed_coordinates_are_written_once_in_the_project(default_project):
         path.relative_to(default_project.path).as_posix()
         for path in default_project.files()
         if "python-internal" in path.read_text(errors="replace")
-        and path.name != "README.md"
+        and path.relative_to(default_project.path).as_posix()
+        not in default_project.documentation()
     ]
     assert mentions == ["pyproject.toml"]
 

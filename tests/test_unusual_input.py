@@ -62,17 +62,17 @@ def test_an_azure_project_with_spaces_renders_correctly_everywhere(tmp_path):
         assert urlsplit(url).path.split("/")[2] == encoded
         assert unquote(urlsplit(url).path.split("/")[2]) == azure_project
 
-    readme = project.read("README.md")
-    feed_urls = re.findall(r"https://\S*pkgs\.dev\.azure\.com/\S+", readme)
+    docs = "\n".join(project.documentation().values())
+    feed_urls = re.findall(r"https://\S*pkgs\.dev\.azure\.com/\S+", docs)
     assert feed_urls
     for url in feed_urls:
         assert f"/{encoded}/_packaging/python-internal/pypi/simple/" in url
     # The plain name appears only where a value, not a URL, is expected:
-    # the feed coordinates, and the build identity named in the README.
+    # the feed coordinates, and the build identity named in the docs.
     for path in project.files():
         text = path.read_text(encoding="utf-8")
         for line in text.splitlines():
             if azure_project in line and "://" in line:
                 raise AssertionError(f"{path}: unencoded in a URL: {line}")
     assert f'project = "{azure_project}"' in project.read("pyproject.toml")
-    assert f"*{azure_project} Build Service (myorg)*" in readme
+    assert f"*{azure_project} Build Service (myorg)*" in docs
