@@ -237,7 +237,7 @@ def test_both_modes_plan_the_same_run_in_every_scenario(
     templates = TemplateSource(
         {"myproject/cookiecutter-azure-pylib": template_repository}
     )
-    agent = LocalAgent(tmp_path, None, tmp_path / "work" / "1", templates)
+    agent = LocalAgent(tmp_path, None, tmp_path / "work" / "1", templates=templates)
     compared = 0
     for (mode, variant), shared_text in texts.items():
         if mode != "shared":
