@@ -8,6 +8,7 @@ import importlib.util
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -51,15 +52,26 @@ EVERYTHING_ON = {
 }
 
 
+# Choices that change a single file: spread over the combinations of the others
+# instead of multiplying them, so each of their values meets every value of
+# every other choice.
+SPREAD = {"pipeline"}
+
+
 def all_combinations() -> list[dict[str, Any]]:
     """Every combination of the choice answers (booleans count as a two-way choice)."""
-    values = [
-        [True, False] if isinstance(options, bool) else options
-        for options in CHOICES.values()
-    ]
-    return [
-        dict(zip(CHOICES, combination)) for combination in itertools.product(*values)
-    ]
+    options = {
+        key: [True, False] if isinstance(value, bool) else value
+        for key, value in CHOICES.items()
+    }
+    crossed = [key for key in options if key not in SPREAD]
+    combinations = []
+    for indexes in itertools.product(*(range(len(options[k])) for k in crossed)):
+        answers = {key: options[key][i] for key, i in zip(crossed, indexes)}
+        for key in SPREAD & set(options):
+            answers[key] = options[key][sum(indexes) % len(options[key])]
+        combinations.append({key: answers[key] for key in options})
+    return combinations
 
 
 def combination_id(answers: dict[str, Any]) -> str:
@@ -154,19 +166,45 @@ class BakedProject:
         )
 
 
-def bake(output_dir: Path, **answers: Any) -> BakedProject:
-    """Bake the template without prompting; `answers` override the defaults."""
+def bake(
+    output_dir: Path, *, template: Path = TEMPLATE, **answers: Any
+) -> BakedProject:
+    """Bake the template (or a changed copy) without prompting; `answers`
+    override the defaults."""
     output_dir.mkdir(parents=True, exist_ok=True)
     config = output_dir / "cookiecutter-config.yaml"
     config.write_text(f"replay_dir: {json.dumps(str(output_dir / 'replay'))}\n")
     project = cookiecutter(
-        str(TEMPLATE),
+        str(template),
         no_input=True,
         extra_context=answers,
         output_dir=str(output_dir),
         config_file=str(config),
     )
     return BakedProject(Path(project), answers)
+
+
+# What cookiecutter and cruft need from the template repository, and what the
+# shared pipeline mode reads from it.
+TEMPLATE_PARTS = [
+    "cookiecutter.json",
+    "hooks",
+    "pipelines",
+    "{{cookiecutter.project_slug}}",
+]
+
+
+def copy_template(destination: Path) -> Path:
+    """A copy of the template's parts that a test may change."""
+    destination.mkdir(parents=True)
+    for part in TEMPLATE_PARTS:
+        source = TEMPLATE / part
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(source, destination / part, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, destination / part)
+    return destination
 
 
 def default_answers() -> dict[str, Any]:
@@ -183,6 +221,9 @@ REPORT_HEADER = "cookiecutter-azure-pylib cannot use these answers:"
 
 # (field, bad value, part of the rule the message must give)
 BAD_ANSWERS = [
+    ("pipeline_templates_repository", "cookiecutter-azure-pylib", "one '/'"),
+    ("pipeline_templates_repository", "a/b/c", "one '/'"),
+    ("pipeline_templates_repository", "Data/Plat:form", "must not contain :"),
     ("project_name", "", "must not be empty"),
     ("project_name", "   ", "must not be empty"),
     ("project_name", " Padded", "spaces"),

@@ -119,6 +119,16 @@ def build(session: nox.Session) -> None:
     session.run("twine", "check", "--strict", *map(str, DIST.glob("*")))
 
 
+@nox.session(default=False)
+def coverage(session: nox.Session) -> None:
+    """Combine the coverage data of every Python into reports/coverage.xml."""
+    install(session, *EXTRAS["test"])
+    data = sorted(map(str, REPORTS.glob(".coverage.*")))
+    combined = {"COVERAGE_FILE": str(REPORTS / ".coverage")}
+    session.run("coverage", "combine", "--keep", *data, env=combined)
+    session.run("coverage", "xml", "-o", str(REPORTS / "coverage.xml"), env=combined)
+
+
 @nox.session(name="azure-feed", python=False, default=False)
 def azure_feed(session: nox.Session) -> None:
     """Set the pipeline variables artifactFeed and feedName from pyproject.toml."""
