@@ -7,7 +7,6 @@ template, the way an organisation hosts the template in its own repository.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import TEMPLATE, bake, load_module
+from tests.baking import TEMPLATE, bake, isolated_git_env, load_module
 
 # What `cruft create` needs from the template repository.
 TEMPLATE_PARTS = ["cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}"]
@@ -33,26 +32,6 @@ FIRST_COMMIT = [
 def load_post_gen_hook():
     """The hook module; its Jinja lives only in the `__main__` block."""
     return load_module(TEMPLATE / "hooks" / "post_gen_project.py", "post_gen_project")
-
-
-def isolated_git_env(home: Path) -> dict[str, str]:
-    """An environment where git and cookiecutter ignore the user's own settings."""
-    home.mkdir(parents=True, exist_ok=True)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GIT_", "COOKIECUTTER_"))
-    }
-    env.update(
-        HOME=str(home),
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="Test Author",
-        GIT_AUTHOR_EMAIL="author@example.com",
-        GIT_COMMITTER_NAME="Test Author",
-        GIT_COMMITTER_EMAIL="author@example.com",
-    )
-    return env
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True):
