@@ -7,6 +7,7 @@ template, the way an organisation hosts the template in its own repository.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -190,6 +191,33 @@ def test_hook_under_plain_cookiecutter_makes_the_first_commit(
     ).stdout
     # One commit, subject and files.
     assert log == "Initial commit from cookiecutter-azure-pylib\n\nREADME.md\n"
+
+
+def test_hook_without_git_suggests_a_first_commit_that_works_when_pasted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("# Project\n")
+    hook = load_post_gen_hook()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+
+    message = hook.post_generate(
+        project, "Platform Team", "platform@example.com", cruft_template_commit=""
+    )
+    monkeypatch.undo()
+
+    assert not (project / ".git").exists()
+    (command,) = re.findall(r"`([^`]+)`", message)
+    assert str(project) in message
+    env = isolated_git_env(tmp_path / "home")
+    subprocess.run(["bash", "-c", command], cwd=project, env=env, check=True)
+    log = subprocess.run(
+        ["git", "log", "--format=%s %D"], cwd=project, env=env, capture_output=True
+    )
+    assert log.stdout.decode() == (
+        "Initial commit from cookiecutter-azure-pylib HEAD -> main\n"
+    )
 
 
 def test_plain_cookiecutter_bake_is_committed_whole(
