@@ -79,7 +79,7 @@ RUN = {
     ("README.md", "python3 -m venv .venv && . .venv/bin/activate"),
     ("README.md", "uv venv"),
     ("README.md", "git tag -a v1.2.0"),
-    ("docs/publishing.md", "TWINE_USERNAME=build TWINE_PASSWORD="),
+    ("docs/publishing.md", "TWINE_"),
     ("README.md", "pip install "),
 }
 
@@ -320,19 +320,16 @@ def test_generated_docs_commands_work_as_written(
         },
     )
 
-    # Develop with uv, in a clone of its own: both routes make .venv.
-    with_uv = tmp_path / "with-uv"
-    terminal.shell(f"git clone -q {project.path} {with_uv}")
-    terminal.cwd = with_uv
+    # Develop with uv, then start over with pip (nox's environments stay);
+    # the pip route's virtual environment stays active from here on.
     terminal.paste("README.md", "uv venv")
-    # Develop with pip; its virtual environment stays active from here on.
-    terminal.cwd = project.path
+    terminal.shell("rm -r .venv")
     terminal.paste("README.md", "python3 -m venv .venv && . .venv/bin/activate")
 
     # Release: tag and push, then publish from this machine with the PAT.
     terminal.paste("README.md", "git tag -a v1.2.0")
     assert "refs/tags/v1.2.0" in terminal.shell(f"git ls-remote --tags {origin}")
-    terminal.paste("docs/publishing.md", "TWINE_USERNAME=build TWINE_PASSWORD=")
+    terminal.paste("docs/publishing.md", "TWINE_")
     assert f"{project.package}-1.2.0-py3-none-any.whl" in index_server.files()
 
     # Install in another project's fresh virtual environment, and use it.
@@ -348,5 +345,5 @@ def test_generated_docs_commands_work_as_written(
     assert printed == "[0, 1, 2, 3]\n[4, 5, 6, 7]\n[8, 9]\n"
 
     terminal.assert_ran_every_block_to_run()
-    folders = (project.path, with_uv, elsewhere, tmp_path / "home")
+    folders = (project.path, elsewhere, tmp_path / "home")
     assert index_server.files_holding_the_password(*folders) == []
