@@ -130,7 +130,8 @@ def test_every_documented_command_is_run_or_listed(tmp_path: Path, answers):
 def test_listed_command_is_not_run_here(tmp_path: Path, page: str, start: str):
     pages = documentation(bake(tmp_path, **EVERYTHING_ON))
     assert any(block.startswith(start) for block in bash_blocks(pages[page]))
-    pytest.skip(NOT_RUN[page, start])
+    first_line = start.splitlines()[0]
+    pytest.skip(f"{page}: `{first_line} ...` is not run: {NOT_RUN[page, start]}")
 
 
 # --- the sessions ------------------------------------------------------------
