@@ -225,7 +225,9 @@ def test_template_readme_commands_work_as_written(tmp_path: Path):
     setup = isolated_git_env(tmp_path / "setup-home")
     hosted = hosted_template(tmp_path, setup)
     subprocess.run(
-        ["git", "-C", hosted, "tag", "-a", "v1.2.0", "-m", "1.2.0"], env=setup
+        ["git", "-C", hosted, "tag", "-a", "v1.2.0", "-m", "1.2.0"],
+        env=setup,
+        check=True,
     )
     env = fresh_machine(
         home,
