@@ -3,38 +3,29 @@
     python bake.py [--no-input] [-o DIR] [-f] [key=value ...]
 
 It runs cookiecutter with the same answers and checks as ``cookiecutter``
-itself (the rules live in hooks/pre_gen_project.py), but stops before
-cookiecutter prints a traceback: bad answers, an existing project folder or a
-failing hook end with one short message and exit status 2.
+itself (the rules live in hooks/answers.py), but stops before cookiecutter
+prints a traceback: bad answers, an existing project folder or a failing hook
+end with one short message and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from cookiecutter.config import get_user_config
-from cookiecutter.exceptions import (
-    EmptyDirNameException,
-    FailedHookException,
-    OutputDirExistsException,
-)
-from cookiecutter.generate import generate_context
+from cookiecutter.exceptions import FailedHookException, OutputDirExistsException
 from cookiecutter.main import cookiecutter
-from cookiecutter.prompt import YesNoPrompt, prompt_for_config
+from cookiecutter.prompt import YesNoPrompt
 from rich.prompt import InvalidResponse
+
+from hooks import answers as rules
 
 TEMPLATE = Path(__file__).resolve().parent
 CONTEXT_FILE = TEMPLATE / "cookiecutter.json"
-RULES_FILE = TEMPLATE / "hooks" / "pre_gen_project.py"
-# cookiecutter renders answers given on the command line as Jinja templates.
-TEMPLATE_SYNTAX = ("{{", "{%", "{#")
 REFUSED = 2
 
 
@@ -42,15 +33,9 @@ class Refused(Exception):
     """The template will not bake these answers into this folder; says why."""
 
 
-def load_rules() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pre_gen_project", RULES_FILE)
-    rules = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rules)
-    return rules
-
-
-def command_line_problems(answers: dict[str, Any], rules: ModuleType) -> list[str]:
-    """What cookiecutter would reject with a traceback before any hook runs."""
+def command_line_problems(answers: dict[str, Any]) -> list[str]:
+    """What cookiecutter would reject with a traceback, ignore or render as
+    template code before the template's own checks run."""
     template_context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
     choices = rules.choices_of(template_context)
     known = [field for field in template_context if not field.startswith("_")]
@@ -58,22 +43,26 @@ def command_line_problems(answers: dict[str, Any], rules: ModuleType) -> list[st
     for field, value in answers.items():
         if field not in known:
             found.append(
-                f"{field!r} is not an answer of this template; the answers are"
-                f" {', '.join(known)}."
+                f"{rules.shown(field)} is not an answer of this template; the"
+                f" answers are {', '.join(known)}."
             )
-        elif isinstance(value, str) and any(mark in value for mark in TEMPLATE_SYNTAX):
+        elif isinstance(value, str) and any(
+            mark in value for mark in rules.TEMPLATE_SYNTAX
+        ):
             example = rules.GOOD.get(field, template_context[field])
             found.append(
-                f"{field} {value!r} must not contain '{{{{', '{{%' or '{{#', which"
-                f" cookiecutter reads as template code (for example {example!r})."
+                f"{field} {rules.shown(value)} {rules.any_text(value)}"
+                f" (for example {example!r})."
             )
         elif field in choices and value not in choices[field]:
             found.append(
-                f"{field} {value!r} must be one of {', '.join(choices[field])}"
-                f" (for example {choices[field][0]!r})."
+                f"{field} {rules.shown(value)} must be one of"
+                f" {', '.join(choices[field])} (for example {choices[field][0]!r})."
             )
         elif isinstance(template_context[field], bool) and not is_yes_or_no(value):
-            found.append(f"{field} {value!r} must be yes or no (for example 'yes').")
+            found.append(
+                f"{field} {rules.shown(value)} must be yes or no (for example 'yes')."
+            )
     return found
 
 
@@ -87,19 +76,6 @@ def is_yes_or_no(value: Any) -> bool:
     return True
 
 
-def rendered_answers(
-    answers: dict[str, Any], config_file: str | None
-) -> dict[str, Any]:
-    """Every answer as cookiecutter --no-input would compute it."""
-    config = get_user_config(config_file=config_file)
-    context = generate_context(
-        context_file=str(CONTEXT_FILE),
-        default_context=config["default_context"],
-        extra_context=answers,
-    )
-    return dict(prompt_for_config(context, no_input=True))
-
-
 def bake(
     answers: dict[str, Any],
     output_dir: Path = Path("."),
@@ -109,14 +85,7 @@ def bake(
     config_file: str | None = None,
 ) -> Path:
     """Bake the template and return the project folder, or raise Refused."""
-    rules = load_rules()
-    found = command_line_problems(answers, rules)
-    if not found and no_input:
-        template_context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
-        found = rules.problems(
-            rendered_answers(answers, config_file), rules.choices_of(template_context)
-        )
-    if found:
+    if found := command_line_problems(answers):
         raise Refused(rules.report(found))
     # cookiecutter creates missing parent folders and leaves them on failure.
     missing_output_dir = not output_dir.exists()
@@ -129,20 +98,24 @@ def bake(
             overwrite_if_exists=overwrite,
             config_file=config_file,
         )
+    except EOFError:
+        raise Refused(
+            "The input ended before every question was answered: nothing was"
+            " generated."
+        ) from None
+    except rules.RefusedAnswers as refused:
+        # Checked once every answer is known, before anything is created.
+        raise Refused(str(refused)) from None
     except OutputDirExistsException as error:
         folder = str(error).removeprefix("Error: ").split('"')[1]
         raise Refused(
             f"{folder} already exists: nothing was changed. Choose another"
             " output folder, or pass -f to generate the template's files over it."
         ) from None
-    except EmptyDirNameException:
-        raise Refused(rules.report([
-            "project_slug '' is empty: the project name needs letters or digits"
-            " to derive it from (for example 'my-shared-utils')."
-        ])) from None  # fmt: skip
     except FailedHookException:
-        # The hook has printed its own message; cookiecutter removed the project.
-        if missing_output_dir and not any(output_dir.iterdir()):
+        # The post-generation hook has printed its message; cookiecutter
+        # removed the project folder it had created.
+        if missing_output_dir and output_dir.is_dir() and not any(output_dir.iterdir()):
             output_dir.rmdir()
         raise Refused("") from None
     return Path(project)

@@ -24,3 +24,10 @@ def lint(session: nox.Session) -> None:
     session.install("black>=25.1", "flake8>=7.1")
     session.run("black", "--check", "--diff", ".")
     session.run("flake8")
+
+
+@nox.session(name="reserved-names", default=False)
+def reserved_names(session: nox.Session) -> None:
+    """Refresh hooks/reserved_names.json from the generated project's tools."""
+    session.install("cookiecutter>=2.6", "packaging>=24", "uv>=0.6")
+    session.run("python", "hooks/reserved_names.py")

@@ -12,6 +12,7 @@ repository there would end up in that diff. And `cruft create` writes
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -77,12 +78,14 @@ def has_git_identity(path: Path) -> bool:
 
 
 if __name__ == "__main__":
+    # The answers as JSON inside a raw string: any answer reads back exactly.
+    ANSWERS = json.loads(r"""{{ cookiecutter | jsonify }}""")
     message = post_generate(
         Path.cwd(),
-        author_name="{{ cookiecutter.author_name }}",
-        author_email="{{ cookiecutter.author_email }}",
+        author_name=ANSWERS["author_name"],
+        author_email=ANSWERS["author_email"],
         # cruft adds the template commit as `_commit`; plain cookiecutter does not.
-        cruft_template_commit="{{ cookiecutter.get('_commit', '') }}",
+        cruft_template_commit=ANSWERS.get("_commit", ""),
     )
     if message:
         print(message, file=sys.stderr)

@@ -18,7 +18,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from cookiecutter.generate import generate_context
 from cookiecutter.main import cookiecutter
+from cookiecutter.prompt import prompt_for_config
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
@@ -219,6 +221,192 @@ def bake(output_dir: Path, **answers: Any) -> BakedProject:
         config_file=str(config),
     )
     return BakedProject(Path(project), answers)
+
+
+def default_answers() -> dict[str, Any]:
+    """Every answer as `cookiecutter --no-input` computes it without a user config."""
+    context = generate_context(context_file=str(TEMPLATE / "cookiecutter.json"))
+    sys.path.append(str(TEMPLATE))  # where cookiecutter finds the _extensions
+    try:
+        return dict(prompt_for_config(context, no_input=True))
+    finally:
+        sys.path.remove(str(TEMPLATE))
+
+
+REPORT_HEADER = "cookiecutter-azure-pylib cannot use these answers:"
+
+# (field, bad value, part of the rule the message must give)
+BAD_ANSWERS = [
+    ("project_name", "", "must not be empty"),
+    ("project_name", "   ", "must not be empty"),
+    ("project_name", " Padded", "spaces"),
+    ("project_name", 'The "Best" Lib', 'must not contain "'),
+    ("project_name", "C:\\tools", 'must not contain "'),
+    ("project_name", "Two\nlines", "printable"),
+    ("project_name", "Tab\there", "printable"),
+    ("project_name", "Bell\x07", "printable"),
+    ("project_name", "x" * 101, "at most 100"),
+    ("description", "", "must not be empty"),
+    ("description", "Ends with a full stop.", "must not end with"),
+    ("description", "Exciting!", "must not end with"),
+    ("description", 'Say "hi"', 'must not contain "'),
+    ("description", "Zero\u200bwidth", "printable"),
+    ("description", "d" * 201, "at most 200"),
+    ("author_name", "", "must not be empty"),
+    ("author_name", 'A "nick" name', 'must not contain "'),
+    ("author_name", "Line\u2028separator", "printable"),
+    ("project_slug", "", "is empty"),
+    ("project_slug", "My_Pkg", "normalised distribution name"),
+    ("project_slug", "my.pkg", "normalised distribution name"),
+    ("project_slug", "my--pkg", "normalised distribution name"),
+    ("project_slug", "-pkg", "normalised distribution name"),
+    ("project_slug", "pkg-", "normalised distribution name"),
+    ("project_slug", "über", "normalised distribution name"),
+    ("project_slug", "x" * 37, "at most 36"),
+    ("package_name", "", "identifier"),
+    ("package_name", "my-pkg", "identifier"),
+    ("package_name", "1pkg", "identifier"),
+    ("package_name", "_private", "identifier"),
+    ("package_name", "MyPkg", "identifier"),
+    ("package_name", "paquet_é", "identifier"),
+    ("package_name", "import", "keyword"),
+    ("package_name", "async", "keyword"),
+    ("package_name", "json", "standard library"),
+    ("package_name", "test", "standard library"),
+    ("package_name", "distutils", "standard library"),
+    ("package_name", "annotationlib", "standard library"),
+    ("package_name", "tests", "would shadow a tool"),
+    ("package_name", "pytest", "would shadow a tool"),
+    ("package_name", "x" * 37, "at most 36"),
+    ("author_email", "", "one plain address"),
+    ("author_email", "team", "one plain address"),
+    ("author_email", "team@localhost", "one plain address"),
+    ("author_email", "a@@b.com", "one plain address"),
+    ("author_email", "a b@c.com", "one plain address"),
+    ("author_email", '"a"@b.com', "one plain address"),
+    ("author_email", "a@b.com ", "one plain address"),
+    ("author_email", "a..b@c.com", "one plain address"),
+    ("author_email", "a@-b.com", "one plain address"),
+    ("azure_organization", "", "organization name"),
+    ("azure_organization", "my org", "organization name"),
+    ("azure_organization", "-org", "organization name"),
+    ("azure_organization", "org-", "organization name"),
+    ("azure_organization", "org_name", "organization name"),
+    ("azure_organization", "örg", "organization name"),
+    ("azure_organization", "a" * 51, "organization name"),
+    ("azure_project", "", "must not be empty"),
+    ("azure_project", " Lead", "spaces"),
+    ("azure_project", "_private", "must not start with '_'"),
+    ("azure_project", ".hidden", "must not start with '_' or '.'"),
+    ("azure_project", "trailing.", "nor end with '.'"),
+    ("azure_project", "a/b", "must not contain /"),
+    ("azure_project", "C#", "must not contain #"),
+    ("azure_project", "it's", "must not contain '"),
+    ("azure_project", "a,b", "must not contain ,"),
+    ("azure_project", "Web", "reserves"),
+    ("azure_project", "com1", "reserves"),
+    ("azure_project", "App_Data", "reserves"),
+    ("azure_project", "Two\nlines", "printable"),
+    ("azure_project", "x" * 65, "at most 64"),
+    ("feed_name", "", "feed name"),
+    ("feed_name", ".feed", "feed name"),
+    ("feed_name", "_feed", "feed name"),
+    ("feed_name", "feed.", "feed name"),
+    ("feed_name", "my feed", "feed name"),
+    ("feed_name", "feed@Release", "feed name"),
+    ("feed_name", "a" * 65, "at most 64"),
+    ("extras", ",", "empty name"),
+    ("extras", "redis,,pg", "empty name"),
+    ("extras", "Redis", "not normalised"),
+    ("extras", "pg_sql", "not normalised"),
+    ("extras", "a.b", "not normalised"),
+    ("extras", "redis,redis", "more than once"),
+    ("extras", "test", "must not redefine test"),
+    ("extras", "redis,dev,lint", "must not redefine dev, lint"),
+    ("include_dockerfile", "yes", "yes or no"),
+    # A final newline (`$` would match before it) or any control character.
+    ("version", "1.0\n", "printable"),
+    ("project_slug", "my-lib\n", "printable"),
+    ("package_name", "my_lib\n", "printable"),
+    ("azure_organization", "myorg\n", "printable"),
+    ("feed_name", "python-internal\n", "printable"),
+    ("author_email", "a@b.com\n", "printable"),
+    ("extras", "redis\n", "printable"),
+    ("description", "Shared\x00helpers", "printable"),
+    ("azure_project", "Data\x1bPlatform", "printable"),
+    ("author_name", "Team\x0b", "printable"),
+    # Path segments and names Windows cannot give a folder.
+    ("project_slug", "..", "normalised distribution name"),
+    ("project_slug", "a/b", "normalised distribution name"),
+    ("project_slug", "con", "Windows reserves"),
+    ("project_slug", "lpt1", "Windows reserves"),
+    ("package_name", "aux", "Windows reserves"),
+    ("package_name", "com1", "Windows reserves"),
+    ("package_name", "..", "identifier"),
+    # Names the project's own test, lint and build environments install.
+    ("project_slug", "pytest", "environment installs"),
+    ("project_slug", "coverage", "environment installs"),
+    ("project_slug", "pluggy", "environment installs"),
+    ("project_slug", "iniconfig", "environment installs"),
+    ("package_name", "pluggy", "would shadow a tool"),
+    ("package_name", "iniconfig", "would shadow a tool"),
+    ("package_name", "pygments", "would shadow a tool"),
+    ("package_name", "sitecustomize", "at start-up"),
+    ("package_name", "usercustomize", "at start-up"),
+    # What cookiecutter would read as template code.
+    ("project_name", "Costs {{ price }}", "template code"),
+    ("description", "{% if x %}", "template code"),
+    ("author_name", "{# note #}", "template code"),
+    ("version", "", "PEP 440"),
+    ("version", "v1.0.0", "PEP 440"),
+    ("version", "1.0.0+local", "local segment"),
+    ("version", "1.0-beta", "PEP 440"),
+    ("version", "01.0", "PEP 440"),
+    ("version", "1.0 ", "PEP 440"),
+    ("version", "1." + "0." * 64 + "0", "at most 128"),
+    ("minimum_python", "3.10", "must be one of 3.11"),
+    ("license", "GPL-3.0", "must be one of Proprietary, MIT, Apache-2.0"),
+    ("feed_scope", "Project", "must be one of project, organization"),
+    ("versioning", "tags", "must be one of git-tags, static"),
+]
+
+
+def cookiecutter_config(folder: Path) -> Path:
+    """A user config that keeps replay files inside the test's folder."""
+    config = folder / "cookiecutter-config.yaml"
+    config.write_text(f"replay_dir: {json.dumps(str(folder / 'replay'))}\n")
+    return config
+
+
+def left_behind(output_dir: Path) -> list[str]:
+    """What a bake left in its output folder, besides the test's own config."""
+    if not output_dir.exists():
+        return []
+    ignored = {"cookiecutter-config.yaml", "replay"}
+    return sorted(
+        path.name for path in output_dir.iterdir() if path.name not in ignored
+    )
+
+
+def run_bake_script(
+    folder: Path, *arguments: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python bake.py ...` run in `folder`, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, str(TEMPLATE / "bake.py"), *arguments,
+         "--config-file", str(cookiecutter_config(folder))],
+        input=stdin, capture_output=True, text=True, cwd=folder,
+        env={**os.environ, "NO_COLOR": "1"}, timeout=120,
+    )  # fmt: skip
+
+
+def run_cookiecutter(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`cookiecutter --no-input TEMPLATE ...` run in `folder`."""
+    return subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE),
+         "--config-file", str(cookiecutter_config(folder)), *arguments],
+        capture_output=True, text=True, cwd=folder, timeout=120,
+    )  # fmt: skip
 
 
 def load_module(path: Path, name: str) -> ModuleType:

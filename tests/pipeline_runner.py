@@ -224,6 +224,8 @@ class LocalAgent:
     repository: Path
     index: IndexServer
     workspace: Path
+    # What TwineAuthenticate points twine at, when it is not `index`.
+    upload_index: IndexServer | None = None
 
     def run(self, pipeline_file: Path, build: Build) -> RunResult:
         pipeline = yaml.safe_load(pipeline_file.read_text(encoding="utf-8"))
@@ -473,7 +475,7 @@ class JobRun:
             )
         # The task names the section after the feed alone, even for project/feed.
         section = artifact_feed.rsplit("/", 1)[-1]
-        index = self.agent.index
+        index = self.agent.upload_index or self.agent.index
         pypirc = self.temp / "twineAuthenticate" / ".pypirc"
         pypirc.parent.mkdir()
         pypirc.write_text(

@@ -1,11 +1,19 @@
-"""`nox -s publish` and the feed wiring, against a real password-protected index."""
+"""`nox -s publish` and the feed wiring, against a real password-protected index.
+
+The end-to-end tests publish through tests/feed_stand_in.py, which answers
+like Azure Artifacts (sign-in redirects, 203 sign-in pages, 409 for existing
+and deleted versions) in front of pypiserver. Every publish runs with `nox -v`
+and its whole output is searched for the passwords it was given.
+"""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+import time
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -13,6 +21,7 @@ import nox.registry
 import pytest
 
 from tests.baking import BakedProject, bake, load_module, make_wheel
+from tests.feed_stand_in import Feed, running_feed, silent_server, trickling_server
 from tests.index_server import IndexServer, isolated_environment, running_index_server
 
 
@@ -89,63 +98,85 @@ def noxfile(default_project, monkeypatch) -> ModuleType:
 def test_publish_refuses_versions_that_must_not_reach_the_feed(
     noxfile, version, arguments, problem
 ):
-    options = noxfile.PublishOptions.parse(arguments)
+    options = noxfile.PUBLISH_OPTIONS.parse_args(arguments)
 
     found = noxfile.version_problem(noxfile.Version(version), options)
 
     assert found is None if problem is None else problem in found
 
 
-@pytest.mark.parametrize("arguments", [["--force"], ["--tag"]])
-def test_publish_rejects_unknown_options_with_its_usage(noxfile, arguments):
-    with pytest.raises(SystemExit, match="usage: nox -s publish"):
-        noxfile.PublishOptions.parse(arguments)
+def test_the_dev_version_refusal_ends_with_a_command_that_works_when_pasted(noxfile):
+    options = noxfile.PUBLISH_OPTIONS.parse_args([])
+
+    problem = noxfile.version_problem(noxfile.Version("0.1.dev1"), options)
+
+    assert problem.endswith(": nox -s publish -- --allow-dev")
 
 
-@pytest.mark.parametrize(
-    ("upload", "simple"),
-    [
-        (
-            "https://pkgs.dev.azure.com/o/p/_packaging/f/pypi/upload/",
-            "https://pkgs.dev.azure.com/o/p/_packaging/f/pypi/simple/",
-        ),
-        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/simple/"),
-    ],
-)
-def test_the_pre_upload_check_reads_the_index_next_to_the_upload_url(
-    noxfile, upload, simple
-):
-    assert noxfile.Repository(upload).simple_url == simple
+@pytest.mark.parametrize("arguments", [["--force"], ["--tag"], ["--timeout", "x"]])
+def test_publish_rejects_unknown_options_with_its_usage(noxfile, capsys, arguments):
+    with pytest.raises(SystemExit):
+        noxfile.PUBLISH_OPTIONS.parse_args(arguments)
+
+    assert capsys.readouterr().err.startswith("usage: nox -s publish -- ")
 
 
-def test_files_on_a_simple_page_are_matched_by_version(noxfile):
-    page = (
-        '<a href="/p/acme_tools-1.2.0.tar.gz#sha256=1">acme_tools-1.2.0.tar.gz</a>\n'
-        '<a href="/p/acme_tools-1.2.0-py3-none-any.whl">'
-        "acme_tools-1.2.0-py3-none-any.whl</a>\n"
-        '<a href="/p/acme-tools-1.10.0.tar.gz">acme-tools-1.10.0.tar.gz</a>'
-    )
-    names = noxfile.file_names(page)
-
-    assert [noxfile.file_version(name) for name in names] == [
-        noxfile.Version("1.2.0"),
-        noxfile.Version("1.2.0"),
-        noxfile.Version("1.10.0"),
-    ]
+# --- End to end, with real nox, twine, pip, pypiserver and the feed stand-in ----
 
 
-# --- End to end, with real nox, twine, pip and pypiserver ---------------------
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> Iterator[IndexServer]:
+    with running_index_server(tmp_path_factory.mktemp("index")) as server:
+        yield server
 
 
-def publishing_environment(server: IndexServer, home: Path) -> dict[str, str]:
-    """A PAT-style environment: credentials in TWINE_* variables only."""
+@pytest.fixture(scope="module")
+def feed(index) -> Iterator[Feed]:
+    with running_feed(index) as feed:
+        yield feed
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> BakedProject:
+    """One project for the module: each test releases its own commit."""
+    return bake(tmp_path_factory.mktemp("bake"), extras="redis")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+def release(project: BakedProject, version: str) -> None:
+    project.commit(f"Release {version}")
+    project.git("tag", f"v{version}")
+
+
+def publishing_environment(index: IndexServer, home: Path, **variables: str):
+    """A PAT-style environment: the token in TWINE_PASSWORD, no user name."""
     return isolated_environment(
         HOME=str(home),
-        TWINE_REPOSITORY_URL=server.upload_url,
-        TWINE_USERNAME=server.username,
-        TWINE_PASSWORD=server.password,
-        PIP_INDEX_URL=server.authenticated_simple_url,
+        PIP_INDEX_URL=index.authenticated_simple_url,
+        **{"TWINE_PASSWORD": index.password, **variables},
     )
+
+
+def publish(project: BakedProject, env: dict[str, str], *arguments: str, secrets=()):
+    """`nox -v -s publish -- arguments`; no secret may show in its output."""
+    result = project.nox("-v", "-s", "publish", "--", *arguments, env=env, check=False)
+    output = result.stdout + result.stderr
+    for secret in [env.get("TWINE_PASSWORD"), *secrets]:
+        assert not secret or secret not in output, output
+    assert "Traceback" not in output, output
+    result.output = output
+    return result
+
+
+def wheel_and_sdist(version: str) -> list[str]:
+    return [
+        f"my_shared_utils-{version}-py3-none-any.whl",
+        f"my_shared_utils-{version}.tar.gz",
+    ]
 
 
 def fresh_venv(path: Path) -> Path:
@@ -154,26 +185,24 @@ def fresh_venv(path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_published_release_installs_with_its_extra_and_cannot_be_published_twice(
-    tmp_path, index_server
+def test_a_pat_alone_publishes_and_a_version_never_uploads_twice_even_deleted(
+    tmp_path, project, index, feed, home
 ):
-    project = bake(tmp_path / "bake", extras="redis")
-    project.run("git", "tag", "v1.0.0")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = publishing_environment(index_server, home)
+    release(project, "1.0.0")
+    env = publishing_environment(
+        index, home, TWINE_REPOSITORY_URL=feed.server.upload_url
+    )
 
-    first = project.nox("-s", "publish", env=env)
+    first = publish(project, env)
 
-    assert index_server.files() == [
-        "my_shared_utils-1.0.0-py3-none-any.whl",
-        "my_shared_utils-1.0.0.tar.gz",
-    ]
+    assert first.returncode == 0, first.output
+    assert f"Published 1.0.0 to {feed.server.upload_url}" in first.output
+    assert set(wheel_and_sdist("1.0.0")) <= set(index.files())
     python = fresh_venv(tmp_path / "consumer")
     subprocess.run(
         [python, "-m", "pip", "install", "--quiet", "my-shared-utils[redis]==1.0.0"],
         env=isolated_environment(
-            HOME=str(home), PIP_INDEX_URL=index_server.authenticated_simple_url
+            HOME=str(home), PIP_INDEX_URL=index.authenticated_simple_url
         ),
         check=True,
     )
@@ -190,62 +219,233 @@ def test_published_release_installs_with_its_extra_and_cannot_be_published_twice
     ).stdout
     assert used == "1.0.0 [['a', 'b'], ['c']]\n"
 
-    second = project.nox("-s", "publish", env=env, check=False)
+    again = publish(project, env)
+    for name in wheel_and_sdist("1.0.0"):
+        feed.delete(name)
+    after_deleting = publish(project, env)
 
-    assert second.returncode != 0
-    assert "1.0.0 is already on" in second.stderr
-    assert "immutable" in second.stderr
-    assert index_server.files() == [
-        "my_shared_utils-1.0.0-py3-none-any.whl",
-        "my_shared_utils-1.0.0.tar.gz",
-    ]
-    assert index_server.files_holding_the_password(project.path, home) == []
-    for output in (first.stdout, first.stderr, second.stdout, second.stderr):
-        assert index_server.password not in output
+    for result in (again, after_deleting):
+        assert result.returncode != 0
+        assert "1.0.0 is already on" in result.output
+        assert "raise the version" in result.output
+        assert "Published" not in result.output
+    assert not set(wheel_and_sdist("1.0.0")) & set(index.files())
+    assert index.files_holding_the_password(project.path, home) == []
 
 
 @pytest.mark.slow
-def test_publish_stops_before_uploading_on_bad_credentials_dirty_trees_and_dev_versions(
-    tmp_path, index_server
+@pytest.mark.parametrize(("signin", "status"), [("redirect", 302), ("203", 203)])
+def test_a_refused_token_ends_in_the_credentials_message_however_azure_says_it(
+    project, index, home, signin, status
 ):
-    project = bake(tmp_path / "bake")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = publishing_environment(index_server, home)
+    release(project, f"2.0.{status}")
+    with running_feed(index, signin=signin) as feed:
+        env = publishing_environment(
+            index,
+            home,
+            TWINE_REPOSITORY_URL=feed.server.upload_url,
+            TWINE_PASSWORD="expired-" + index.password[::-1],
+        )
 
-    dev = project.nox("-s", "publish", env=env, check=False)
-    project.run("git", "tag", "v2.0.0")
-    wrong = project.nox(
-        "-s", "publish", env={**env, "TWINE_PASSWORD": "wrong"}, check=False
+        result = publish(project, env, secrets=[index.password])
+
+    assert result.returncode != 0
+    assert (
+        f"{feed.server.upload_url} refused the credentials (HTTP {status})"
+        in result.output
     )
+    assert "Published" not in result.output
+    assert "RedirectDetected" not in result.output
+    assert not any(f"2.0.{status}" in name for name in index.files())
+
+
+@pytest.mark.slow
+def test_wrong_credentials_on_a_plain_index_end_in_the_credentials_message(
+    project, index, home
+):
+    release(project, "2.1.0")
+    env = publishing_environment(
+        index, home, TWINE_REPOSITORY_URL=index.upload_url, TWINE_PASSWORD="wrong"
+    )
+
+    result = publish(project, env, secrets=[index.password])
+
+    assert result.returncode != 0
+    assert f"{index.upload_url} refused the credentials (HTTP 403)" in result.output
+
+
+KEYRING_BACKEND = """\
+import os
+
+from keyring.backend import KeyringBackend
+from keyring.credentials import SimpleCredential
+
+
+class Keyring(KeyringBackend):
+    \"\"\"Answers for one URL, as artifacts-keyring does for an Azure feed.\"\"\"
+
+    priority = 1
+
+    def get_credential(self, service, username):
+        if service == os.environ["STAND_IN_KEYRING_URL"]:
+            return SimpleCredential("VssSessionToken", os.environ["STAND_IN_TOKEN"])
+        return None
+
+    def get_password(self, service, username):
+        credential = self.get_credential(service, username)
+        if credential and credential.username == username:
+            return credential.password
+        return None
+
+    def set_password(self, service, username, password):
+        raise NotImplementedError
+
+    def delete_password(self, service, username):
+        raise NotImplementedError
+"""
+
+
+@pytest.mark.slow
+def test_the_keyring_route_signs_twine_in_and_never_shows_the_token(
+    tmp_path, project, index, feed, home
+):
+    (tmp_path / "stand_in_keyring.py").write_text(KEYRING_BACKEND)
+    env = publishing_environment(
+        index,
+        home,
+        TWINE_REPOSITORY_URL=feed.server.upload_url,
+        PYTHONPATH=str(tmp_path),
+        PYTHON_KEYRING_BACKEND="stand_in_keyring.Keyring",
+        STAND_IN_TOKEN=index.password,
+    )
+    del env["TWINE_PASSWORD"]
+    release(project, "3.0.0")
+
+    signed_in = publish(
+        project,
+        {**env, "STAND_IN_KEYRING_URL": feed.server.upload_url},
+        secrets=[index.password],
+    )
+    release(project, "3.1.0")
+    nobody = publish(project, {**env, "STAND_IN_KEYRING_URL": "elsewhere"})
+
+    assert signed_in.returncode == 0, signed_in.output
+    assert "Published 3.0.0" in signed_in.output
+    assert nobody.returncode != 0
+    assert (
+        f"{feed.server.upload_url} refused the credentials (none found)"
+        in nobody.output
+    )
+    assert "Published" not in nobody.output
+
+
+PYPIRC = "[distutils]\nindex-servers = python-internal\n\n[python-internal]\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            PYPIRC + "repository = {url}\nusername = build\npassword {password}\n",
+            "(ParsingError).",
+        ),
+        (PYPIRC + "username = build\npassword = {password}\n", "(KeyError)."),
+        (None, "(FileNotFoundError)."),
+    ],
+    ids=["malformed", "no-repository", "missing"],
+)
+def test_a_broken_pypirc_gets_one_sentence_and_never_shows_the_password(
+    tmp_path, project, index, feed, home, content, message
+):
+    pypirc = tmp_path / "twineAuthenticate" / ".pypirc"
+    if content is not None:
+        pypirc.parent.mkdir()
+        pypirc.write_text(
+            content.format(url=feed.server.upload_url, password=index.password)
+        )
+    env = publishing_environment(index, home, PYPIRC_PATH=str(pypirc))
+    del env["TWINE_PASSWORD"]
+
+    result = publish(project, env, secrets=[index.password])
+
+    assert result.returncode != 0
+    (line,) = [line for line in result.output.splitlines() if message in line]
+    assert "PYPIRC_PATH must name a .pypirc with a [python-internal] section" in line
+    assert f"its repository URL: {pypirc} {message}" in line
+
+
+@pytest.mark.slow
+def test_an_unreachable_index_is_named_without_its_user_info(project, index, home):
+    release(project, "4.0.0")
+    with running_index_server(project.path.parent / "stopped") as stopped:
+        pass
+    env = publishing_environment(
+        index, home, TWINE_REPOSITORY_URL=stopped.authenticated_simple_url
+    )
+
+    result = publish(project, env, secrets=[stopped.password])
+
+    assert result.returncode != 0
+    assert f"@{stopped.root.removeprefix('http://')}" not in result.output
+    assert f"Cannot reach {stopped.simple_url}: [Errno 111]" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", [trickling_server, silent_server])
+def test_an_index_that_does_not_answer_in_time_is_named(project, index, home, server):
+    release(project, f"5.0.{server.__name__.startswith('silent'):d}")
+    with server() as url:
+        env = publishing_environment(index, home, TWINE_REPOSITORY_URL=url)
+        start = time.monotonic()
+
+        result = publish(project, env, "--timeout", "4")
+
+    assert result.returncode != 0
+    assert f"{url} did not answer within 4 s" in result.output
+    # the build takes a few seconds; the upload was stopped at its deadline
+    assert time.monotonic() - start < 120
+
+
+@pytest.mark.slow
+def test_publish_stops_before_uploading_dirty_trees_and_dev_versions_it_was_not_told(
+    project, index, feed, home
+):
+    env = publishing_environment(
+        index, home, TWINE_REPOSITORY_URL=feed.server.upload_url
+    )
+    project.commit("Work in progress")
+    dev = publish(project, env)
     (project.path / "src" / "my_shared_utils" / "batching.py").write_text(
         "# edited\n", encoding="utf-8"
     )
-    dirty = project.nox("-s", "publish", env=env, check=False)
+    dirty = publish(project, env, "--allow-dev")
+    project.run("git", "checkout", "--", ".")
 
-    assert dev.returncode != 0 and "0.1.dev1 is a development version" in dev.stderr
-    assert (
-        wrong.returncode != 0 and "refused the credentials (HTTP 403)" in wrong.stderr
-    )
-    assert dirty.returncode != 0 and "uncommitted changes" in dirty.stderr
-    assert index_server.files() == []
+    assert dev.returncode != 0 and "is a development version" in dev.output
+    assert dirty.returncode != 0 and "Uncommitted changes" in dirty.output
+    # The refusal ends with the command that publishes it anyway: paste it.
+    pasted = re.search(r"with: (nox -s publish -- --allow-dev) ", dev.output)
+    command = pasted.group(1).split()[1:]
+    allowed = project.nox("-v", *command, env=env, check=False)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert re.search(r"Published \S+\.dev\d+ to ", allowed.stderr)
 
 
 @pytest.mark.slow
-def test_publish_to_an_unreachable_index_says_so(tmp_path):
-    project = bake(tmp_path / "bake", versioning="static", version="1.0.0")
-    home = tmp_path / "home"
-    home.mkdir()
-    with running_index_server(tmp_path / "index") as stopped:
-        pass
+def test_a_version_only_public_pypi_holds_does_not_stop_publishing(
+    tmp_path, index, feed, home
+):
+    """PyPI has utils 0.1 (= 0.1.0); pypiserver redirects unknown projects there."""
+    utils = bake(tmp_path / "bake", project_name="Utils", versioning="static")
+    env = publishing_environment(
+        index, home, TWINE_REPOSITORY_URL=feed.server.upload_url
+    )
 
-    env = publishing_environment(stopped, home)
-    del env["PIP_INDEX_URL"]  # the build's own installs still need an index
+    result = publish(utils, env)
 
-    result = project.nox("-s", "publish", env=env, check=False)
-
-    assert result.returncode != 0
-    assert f"Cannot reach {stopped.simple_url}" in result.stderr
+    assert result.returncode == 0, result.output
+    assert "utils-0.1.0.tar.gz" in index.files()
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The answer rules of hooks/pre_gen_project.py, called directly (no baking)."""
+"""The answer rules of hooks/answers.py, called directly (no baking)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,13 @@ import re
 import pytest
 from cookiecutter.environment import StrictEnvironment
 
-from tests.baking import TEMPLATE, load_module
+from hooks import answers as hook
+from tests.baking import BAD_ANSWERS, TEMPLATE, default_answers
 
-HOOK = TEMPLATE / "hooks" / "pre_gen_project.py"
 CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
-
-
-hook = load_module(HOOK, "pre_gen_project")
-bake_script = load_module(TEMPLATE / "bake.py", "bake_script")
 CHOICES = hook.choices_of(CONTEXT)
 RULES = hook.rules(CHOICES)
-DEFAULTS = bake_script.rendered_answers({}, config_file=None)
+DEFAULTS = default_answers()
 
 # field -> values the rule accepts
 GOOD = {
@@ -47,108 +43,6 @@ GOOD = {
     "versioning": CHOICES["versioning"],
 }
 
-# (field, bad value, part of the rule the message must give)
-BAD = [
-    ("project_name", "", "must not be empty"),
-    ("project_name", "   ", "must not be empty"),
-    ("project_name", " Padded", "spaces"),
-    ("project_name", 'The "Best" Lib', 'must not contain "'),
-    ("project_name", "C:\\tools", 'must not contain "'),
-    ("project_name", "Two\nlines", "printable"),
-    ("project_name", "Tab\there", "printable"),
-    ("project_name", "Bell\x07", "printable"),
-    ("project_name", "x" * 101, "at most 100"),
-    ("description", "", "must not be empty"),
-    ("description", "Ends with a full stop.", "must not end with"),
-    ("description", "Exciting!", "must not end with"),
-    ("description", 'Say "hi"', 'must not contain "'),
-    ("description", "Zero\u200bwidth", "printable"),
-    ("description", "d" * 201, "at most 200"),
-    ("author_name", "", "must not be empty"),
-    ("author_name", 'A "nick" name', 'must not contain "'),
-    ("author_name", "Line\u2028separator", "printable"),
-    ("project_slug", "", "is empty"),
-    ("project_slug", "My_Pkg", "normalised distribution name"),
-    ("project_slug", "my.pkg", "normalised distribution name"),
-    ("project_slug", "my--pkg", "normalised distribution name"),
-    ("project_slug", "-pkg", "normalised distribution name"),
-    ("project_slug", "pkg-", "normalised distribution name"),
-    ("project_slug", "über", "normalised distribution name"),
-    ("project_slug", "x" * 37, "at most 36"),
-    ("package_name", "", "identifier"),
-    ("package_name", "my-pkg", "identifier"),
-    ("package_name", "1pkg", "identifier"),
-    ("package_name", "_private", "identifier"),
-    ("package_name", "MyPkg", "identifier"),
-    ("package_name", "paquet_é", "identifier"),
-    ("package_name", "import", "keyword"),
-    ("package_name", "async", "keyword"),
-    ("package_name", "json", "standard library"),
-    ("package_name", "test", "standard library"),
-    ("package_name", "distutils", "standard library"),
-    ("package_name", "annotationlib", "standard library"),
-    ("package_name", "tests", "would shadow a tool"),
-    ("package_name", "pytest", "would shadow a tool"),
-    ("package_name", "x" * 37, "at most 36"),
-    ("author_email", "", "one plain address"),
-    ("author_email", "team", "one plain address"),
-    ("author_email", "team@localhost", "one plain address"),
-    ("author_email", "a@@b.com", "one plain address"),
-    ("author_email", "a b@c.com", "one plain address"),
-    ("author_email", '"a"@b.com', "one plain address"),
-    ("author_email", "a@b.com ", "one plain address"),
-    ("author_email", "a..b@c.com", "one plain address"),
-    ("author_email", "a@-b.com", "one plain address"),
-    ("azure_organization", "", "organization name"),
-    ("azure_organization", "my org", "organization name"),
-    ("azure_organization", "-org", "organization name"),
-    ("azure_organization", "org-", "organization name"),
-    ("azure_organization", "org_name", "organization name"),
-    ("azure_organization", "örg", "organization name"),
-    ("azure_organization", "a" * 51, "organization name"),
-    ("azure_project", "", "must not be empty"),
-    ("azure_project", " Lead", "spaces"),
-    ("azure_project", "_private", "must not start with '_'"),
-    ("azure_project", ".hidden", "must not start with '_' or '.'"),
-    ("azure_project", "trailing.", "nor end with '.'"),
-    ("azure_project", "a/b", "must not contain /"),
-    ("azure_project", "C#", "must not contain #"),
-    ("azure_project", "it's", "must not contain '"),
-    ("azure_project", "a,b", "must not contain ,"),
-    ("azure_project", "Web", "reserves"),
-    ("azure_project", "com1", "reserves"),
-    ("azure_project", "App_Data", "reserves"),
-    ("azure_project", "Two\nlines", "printable"),
-    ("azure_project", "x" * 65, "at most 64"),
-    ("feed_name", "", "feed name"),
-    ("feed_name", ".feed", "feed name"),
-    ("feed_name", "_feed", "feed name"),
-    ("feed_name", "feed.", "feed name"),
-    ("feed_name", "my feed", "feed name"),
-    ("feed_name", "feed@Release", "feed name"),
-    ("feed_name", "a" * 65, "at most 64"),
-    ("extras", ",", "empty name"),
-    ("extras", "redis,,pg", "empty name"),
-    ("extras", "Redis", "not normalised"),
-    ("extras", "pg_sql", "not normalised"),
-    ("extras", "a.b", "not normalised"),
-    ("extras", "redis,redis", "more than once"),
-    ("extras", "test", "must not redefine test"),
-    ("extras", "redis,dev,lint", "must not redefine dev, lint"),
-    ("include_dockerfile", "yes", "yes or no"),
-    ("version", "", "PEP 440"),
-    ("version", "v1.0.0", "PEP 440"),
-    ("version", "1.0.0+local", "local segment"),
-    ("version", "1.0-beta", "PEP 440"),
-    ("version", "01.0", "PEP 440"),
-    ("version", "1.0 ", "PEP 440"),
-    ("version", "1." + "0." * 64 + "0", "at most 128"),
-    ("minimum_python", "3.10", "must be one of 3.11"),
-    ("license", "GPL-3.0", "must be one of Proprietary, MIT, Apache-2.0"),
-    ("feed_scope", "Project", "must be one of project, organization"),
-    ("versioning", "tags", "must be one of git-tags, static"),
-]
-
 
 def messages_for(**answers) -> list[str]:
     return hook.problems({**DEFAULTS, **answers}, CHOICES)
@@ -173,15 +67,18 @@ def test_valid_values_pass(field, value):
     assert messages_for(**{field: value}) == []
 
 
-@pytest.mark.parametrize("field, value, rule", BAD)
+@pytest.mark.parametrize("field, value, rule", BAD_ANSWERS)
 def test_bad_values_are_refused_with_field_value_rule_and_example(field, value, rule):
-    (message,) = messages_for(**{field: value})
-    assert message.startswith(f"{field} {value!r} ")
+    answers = {field: value}
+    if field == "project_slug":
+        answers["package_name"] = "my_lib"  # derived from the slug otherwise
+    (message,) = messages_for(**answers)
+    assert message.startswith(f"{field} {hook.shown(value)} ")
     assert rule in message
     example = ast.literal_eval(re.search(r"\(for example (.+)\)\.$", message).group(1))
     if field == "include_dockerfile":
         example = {"yes": True}[example]
-    assert RULES[field](example) is None, f"the example is bad too: {message}"
+    assert hook.problem_with(example, RULES[field]) is None, f"bad example: {message}"
 
 
 @pytest.mark.parametrize(
@@ -233,29 +130,70 @@ def test_report_lists_each_problem_and_says_nothing_was_generated():
     ]
 
 
-def test_the_hook_has_no_template_code_but_the_answers_and_choices_lines():
-    source = HOOK.read_text(encoding="utf-8")
-    expressions = re.findall(r"\{\{.*?\}\}", source)
-    assert expressions == [
-        "{{ cookiecutter | jsonify }}",
-        "{{ _cookiecutter | default({}) | jsonify }}",
-    ]
-    assert source.count("{{") == 2
-    assert "{%" not in source and "{#" not in source
+def test_the_answers_are_checked_after_every_question_and_before_the_folder():
+    # cookiecutter renders `__` entries in order, after the answers before them.
+    entries = [field for field in CONTEXT if field != "__prompts__"]
+    assert entries[-1] == "__answers_checked"
+    assert CONTEXT["__answers_checked"] == "{{ cookiecutter | checked_answers }}"
+    assert "hooks.answers.AnswerChecks" in CONTEXT["_extensions"]
+    assert not (TEMPLATE / "hooks" / "pre_gen_project.py").exists()
 
 
-def test_the_rendered_hook_reads_back_hostile_answers_exactly():
+def test_the_check_raises_the_report_that_cookiecutter_prints_without_traceback():
+    environment = StrictEnvironment(context={"cookiecutter": CONTEXT})
+    template = environment.from_string(CONTEXT["__answers_checked"])
+    assert template.render(cookiecutter=DEFAULTS) == ""
+    with pytest.raises(hook.RefusedAnswers) as refused:
+        template.render(cookiecutter={**DEFAULTS, "feed_name": "my feed"})
+    assert str(refused.value) == hook.report(
+        hook.problems({**DEFAULTS, "feed_name": "my feed"}, CHOICES)
+    )
+
+
+def test_a_long_value_is_shown_once_and_cut_short():
+    long_name = "x" * 10_000
+    found = messages_for(project_name=long_name, project_slug=long_name)
+    report = hook.report(found)
+    assert len(report) < 2_000
+    assert "... (10000 characters)" in report
+    assert report.count("x" * 61) == 0
+
+
+@pytest.mark.parametrize("value", ["1.0\n", "tab\there", "nul\x00", "bell\x07"])
+def test_control_characters_are_shown_escaped(value):
+    (message,) = messages_for(version=value) or messages_for(author_name=value)
+    assert repr(value) in message
+    assert "\n" not in message.replace("\\n", "") and "\x00" not in message
+
+
+def test_reserved_names_come_from_the_generated_environments():
+    data = json.loads((TEMPLATE / "hooks" / "reserved_names.json").read_text())
+    for tool in ["pytest", "pytest-cov", "coverage", "pluggy", "iniconfig", "black"]:
+        assert tool in data["distributions"]
+    for module in ["pytest", "_pytest", "pluggy", "pygments", "coverage", "flake8"]:
+        assert module in data["packages"] or module.startswith("_")
+    assert data["distributions"] == sorted(set(data["distributions"]))
+
+
+@pytest.mark.slow
+def test_the_reserved_names_file_is_up_to_date():
+    """Needs PyPI: resolves what the baked project's environments install now."""
+    from hooks import reserved_names
+
+    data = json.loads(reserved_names.DATA_FILE.read_text(encoding="utf-8"))
+    assert (
+        reserved_names.current(reserved_names.minimum_python()) == data
+    ), "hooks/reserved_names.json is stale: run `nox -s reserved-names`"
+
+
+def test_the_post_generation_hook_reads_back_hostile_answers_exactly():
     answers = {
         **DEFAULTS,
-        "description": 'ends in triple quotes """ and a backslash \\',
-        "author_name": "line\nbreak, tab\t, unicode Zoë, raw \\n",
+        "author_name": 'triple quotes """ and a backslash \\ and \u2028',
+        "author_email": "a@b.com\n\\",
     }
-    environment = StrictEnvironment(context={"cookiecutter": answers})
-    rendered = environment.from_string(HOOK.read_text(encoding="utf-8")).render(
-        cookiecutter=answers
-    )
-    namespace = {"__name__": "rendered_hook"}
-    exec(compile(rendered, "rendered_hook.py", "exec"), namespace)
-    (expression,) = re.findall(r'ANSWERS = (json.loads\(r""".*?"""\))', rendered, re.S)
-    parsed = eval(expression, namespace)
-    assert parsed == answers
+    hook_source = (TEMPLATE / "hooks" / "post_gen_project.py").read_text()
+    environment = StrictEnvironment(context={"cookiecutter": CONTEXT})
+    rendered = environment.from_string(hook_source).render(cookiecutter=answers)
+    (assignment,) = re.findall(r'ANSWERS = (json.loads\(r""".*?"""\))', rendered, re.S)
+    assert eval(assignment, {"json": json}) == answers

@@ -7,21 +7,18 @@ release to the Azure Artifacts feed. ``nox -l`` lists all sessions.
 
 from __future__ import annotations
 
-import base64
+import argparse
 import configparser
 import os
 import re
 import shutil
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+import subprocess
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import nox
-from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.utils import parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -129,218 +126,94 @@ def azure_feed(session: nox.Session) -> None:
     print(f"##vso[task.setvariable variable=feedName]{FEED['feed']}")
 
 
+PUBLISH_OPTIONS = argparse.ArgumentParser(prog="nox -s publish --")
+PUBLISH_OPTIONS.add_argument("--allow-dev", action="store_true")
+PUBLISH_OPTIONS.add_argument("--dev-only", action="store_true")
+PUBLISH_OPTIONS.add_argument("--tag", help="vX.Y.Z: fail unless the version is X.Y.Z")
+PUBLISH_OPTIONS.add_argument("--timeout", type=float, default=300, metavar="SECONDS")
+
+
 @nox.session(default=False)
 def publish(session: nox.Session) -> None:
-    """Build, check and upload to the feed.
-
-    Options after ``--``: ``--allow-dev`` publishes a development version,
-    ``--dev-only`` publishes only a development version (the pipeline on
-    main), ``--tag vX.Y.Z`` fails unless the built version is X.Y.Z.
-    TWINE_REPOSITORY_URL overrides the upload URL; TWINE_USERNAME and
-    TWINE_PASSWORD (a PAT) or the PYPIRC_PATH of Azure's TwineAuthenticate
-    task provide credentials, artifacts-keyring otherwise.
-    """
-    options = PublishOptions.parse(session.posargs)
-    if uncommitted := uncommitted_changes(session):
-        session.error(
-            "The git tree has uncommitted changes; commit or stash them so the "
-            f"published files match a commit:\n{uncommitted}"
-        )
+    """Build, check and upload to the feed: docs/publishing.md."""
+    options = PUBLISH_OPTIONS.parse_args(session.posargs)
+    git_status = ["git", "status", "--porcelain"]
+    if Path(".git").exists() and session.run(*git_status, external=True, silent=True):
+        session.error("Uncommitted changes: commit or stash them first.")
+    url, username, password = upload_target(session)
     build(session)
-    version = built_version(DIST)
+    version = parse_wheel_filename(next(DIST.glob("*.whl")).name)[1]
     if problem := version_problem(version, options):
         session.error(problem)
     if options.dev_only and not version.is_devrelease:
-        session.skip(
-            f"{version} is a release version: main publishes development "
-            "versions only, releases are published from their tag."
-        )
-
-    repository = Repository.from_environment()
-    if repository.username is None and repository.pypirc is None:
+        session.skip(f"{version} is a release: main publishes development versions.")
+    # Twine reads its settings from the environment, never from the command line.
+    env = {"TWINE_REPOSITORY_URL": url, "ARTIFACTS_KEYRING_NONINTERACTIVE_MODE": "true"}
+    if password:  # a PAT goes with any user name
+        env |= {"TWINE_USERNAME": username or "build", "TWINE_PASSWORD": password}
+    else:  # twine asks artifacts-keyring for your Azure DevOps sign-in
         install(session, KEYRING)
-        repository = repository.with_keyring_credentials(session)
+    twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
+    twine += ["--verbose", "--disable-progress-bar", *map(str, DIST.glob("*"))]
+    shown = re.sub(r"//[^/]*@", "//", url)  # no user-info
     try:
-        already_there = repository.files_of(PYPROJECT["project"]["name"], version)
-    except PublishError as error:
-        session.error(str(error))
-    if already_there:
-        session.error(
-            f"{version} is already on {repository.simple_url} "
-            f"({', '.join(already_there)}). Versions on Azure Artifacts are "
-            "immutable: raise the version to publish again."
+        run = subprocess.run(
+            twine,
+            env={**os.environ, **env},
+            timeout=options.timeout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
-    session.run("twine", "upload", "--non-interactive", *repository.twine_options())
-    session.log(f"Published {version} to {repository.upload_url}")
+    except subprocess.TimeoutExpired:
+        session.error(f"{shown} did not answer within {options.timeout:g} s.")
+    output = run.stdout
+    for secret in filter(None, [password, urlsplit(url).password]):
+        output = output.replace(secret, "***")
+    statuses = re.findall(r"Response from .*?:\s+(\d\d\d) ", output, re.S)
+    refused = [s for s in statuses if s[0] == "3" or s in ("203", "401", "403")]
+    advice = "set TWINE_PASSWORD to a PAT (Packaging > Read & write) or sign in again"
+    if "409" in statuses:
+        there = f"{version} is already on {shown} or was deleted from it"
+        if options.dev_only:
+            session.skip(f"{there}: nothing new to publish.")
+        session.error(f"{there}; versions are immutable: raise the version.")
+    if refused or "NonInteractive" in output:  # no credential found at all
+        answer = f"HTTP {refused[0]}" if refused else "none found"
+        session.error(f"{shown} refused the credentials ({answer}): {advice}.")
+    if reason := re.findall(r"ConnectionError: .*?(\[Errno [^'\"]*)", output):
+        session.error(f"Cannot reach {shown}: {reason[-1]}")
+    if run.returncode or not statuses:
+        session.error(f"twine upload to {shown} failed:\n{output}")
+    session.log(f"Published {version} to {shown}")
 
 
-@dataclass(frozen=True)
-class PublishOptions:
-    allow_dev: bool = False
-    dev_only: bool = False
-    tag: str | None = None
-
-    @classmethod
-    def parse(cls, arguments: list[str]) -> PublishOptions:
-        remaining = list(arguments)
-        tag = None
-        if "--tag" in remaining:
-            position = remaining.index("--tag")
-            tag = remaining[position + 1] if position + 1 < len(remaining) else ""
-            del remaining[position : position + 2]
-        unknown = set(remaining) - {"--allow-dev", "--dev-only"}
-        if unknown or tag == "":
-            raise SystemExit(
-                "usage: nox -s publish -- [--allow-dev | --dev-only] [--tag vX.Y.Z]"
-            )
-        return cls("--allow-dev" in remaining, "--dev-only" in remaining, tag)
-
-
-def version_problem(version: Version, options: PublishOptions) -> str | None:
+def version_problem(version: Version, options: argparse.Namespace) -> str | None:
     """Why this version must not be published, or None."""
     if version.local:
-        return (
-            f"{version} has a local version segment, which Azure Artifacts "
-            "rejects: build from a clean checkout."
-        )
-    if options.tag is not None and version != tag_version(options.tag):
-        return (
-            f"The tag {options.tag} does not match the built version {version}: "
-            "tag the commit the version comes from."
-        )
+        return f"{version} has a local version segment, which Azure Artifacts rejects."
+    if options.tag is not None and options.tag.removeprefix("v") != str(version):
+        return f"The tag {options.tag} does not match the built version {version}."
     if version.is_devrelease and not (options.allow_dev or options.dev_only):
         return (
-            f"{version} is a development version: release from a tag "
-            "(git tag v1.2.0), or pass --allow-dev to publish it anyway."
+            f"{version} is a development version: release from a tag (git tag "
+            "v1.2.0), or publish it with: nox -s publish -- --allow-dev"
         )
     return None
 
 
-def tag_version(tag: str) -> Version | None:
+def upload_target(session: nox.Session) -> tuple[str, str | None, str | None]:
+    """URL, user name and password: the .pypirc at PYPIRC_PATH, or TWINE_*."""
+    if not (path := os.environ.get("PYPIRC_PATH")):
+        url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
+        return url, os.environ.get("TWINE_USERNAME"), os.environ.get("TWINE_PASSWORD")
+    pypirc = configparser.ConfigParser(interpolation=None)
     try:
-        return Version(tag.removeprefix("v"))
-    except InvalidVersion:
-        return None
-
-
-def uncommitted_changes(session: nox.Session) -> str:
-    """`git status` of a dirty work tree; empty when clean or not a repository."""
-    if shutil.which("git") is None or not Path(".git").exists():
-        return ""
-    return session.run(
-        "git", "status", "--porcelain", external=True, silent=True
-    ).strip()
-
-
-def built_version(dist: Path) -> Version:
-    (wheel,) = dist.glob("*.whl")
-    return parse_wheel_filename(wheel.name)[1]
-
-
-class PublishError(Exception):
-    """The index cannot be asked or refuses us: a message for the user."""
-
-
-@dataclass(frozen=True)
-class Repository:
-    upload_url: str
-    username: str | None = None
-    password: str | None = None
-    pypirc: str | None = None
-
-    @classmethod
-    def from_environment(cls) -> Repository:
-        """The feed or TWINE_REPOSITORY_URL, with credentials from the environment."""
-        if pypirc := os.environ.get("PYPIRC_PATH"):
-            section = read_pypirc(pypirc, FEED["feed"])
-            return cls(
-                section["repository"],
-                section.get("username"),
-                section.get("password"),
-                pypirc,
-            )
-        password = os.environ.get("TWINE_PASSWORD")
-        return cls(
-            os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload"),
-            os.environ.get("TWINE_USERNAME", "build") if password else None,
-            password,
+        pypirc.read_string(Path(path).read_text(encoding="utf-8"))
+        section = pypirc[FEED["feed"]]
+        return section["repository"], section.get("username"), section.get("password")
+    except (OSError, configparser.Error, KeyError) as error:  # never print `error`:
+        session.error(  # configparser's messages quote the password line
+            f"PYPIRC_PATH must name a .pypirc with a [{FEED['feed']}] section and "
+            f"its repository URL: {path} ({type(error).__name__})."
         )
-
-    def with_keyring_credentials(self, session: nox.Session) -> Repository:
-        """Ask keyring, as twine will, so the pre-upload check can sign in too."""
-        answer = session.run(
-            "python",
-            "-c",
-            "import keyring, sys; c = keyring.get_credential(sys.argv[1], None); "
-            "print(c.username if c else ''); print(c.password if c else '')",
-            self.upload_url,
-            silent=True,
-            success_codes=[0, 1],
-        )
-        username, _, password = (answer or "").strip().partition("\n")
-        if not (username and password):
-            return self
-        return Repository(self.upload_url, username, password.strip())
-
-    @property
-    def simple_url(self) -> str:
-        """The index page next to the upload URL (Azure: .../pypi/simple/)."""
-        if re.search(r"/upload/?$", self.upload_url):
-            return re.sub(r"/upload/?$", "/simple/", self.upload_url)
-        return self.upload_url.rstrip("/") + "/simple/"
-
-    def twine_options(self) -> list[str]:
-        if self.pypirc:
-            return ["--config-file", self.pypirc, "-r", FEED["feed"], *dist_files()]
-        return ["--repository-url", self.upload_url, *dist_files()]
-
-    def files_of(self, project: str, version: Version) -> list[str]:
-        """Files of this project version the index already holds."""
-        url = f"{self.simple_url}{canonicalize_name(project)}/"
-        request = urllib.request.Request(url)
-        if self.username and self.password:
-            token = base64.b64encode(f"{self.username}:{self.password}".encode())
-            # Unredirected: the credentials never follow a redirect to another host.
-            request.add_unredirected_header("Authorization", f"Basic {token.decode()}")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                page = response.read().decode("utf-8", errors="replace")
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return []
-            if error.code in (401, 403):
-                raise PublishError(
-                    f"{self.simple_url} refused the credentials (HTTP {error.code}): "
-                    "check the PAT (scope Packaging > Read & write) or sign in again."
-                ) from None
-            raise PublishError(f"{url} answered HTTP {error.code}.") from None
-        except (urllib.error.URLError, TimeoutError) as error:
-            reason = getattr(error, "reason", error)
-            raise PublishError(f"Cannot reach {self.simple_url}: {reason}.") from None
-        return [name for name in file_names(page) if file_version(name) == version]
-
-
-def read_pypirc(path: str, section: str) -> dict[str, str]:
-    config = configparser.ConfigParser(interpolation=None)
-    config.read(path)
-    if not config.has_section(section):
-        raise SystemExit(f"{path} has no [{section}] section for the feed.")
-    return dict(config[section])
-
-
-def dist_files() -> list[str]:
-    return sorted(map(str, DIST.glob("*")))
-
-
-def file_names(simple_page: str) -> list[str]:
-    """Link texts of a PEP 503 project page: the distribution file names."""
-    return re.findall(r"<a\b[^>]*>\s*([^<]+?)\s*</a>", simple_page)
-
-
-def file_version(name: str) -> Version | None:
-    try:
-        if name.endswith(".whl"):
-            return parse_wheel_filename(name)[1]
-        return parse_sdist_filename(name)[1]
-    except ValueError:
-        return None

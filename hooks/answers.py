@@ -1,14 +1,14 @@
-"""Check every answer before a single file is generated.
+"""Check every answer before a single file or folder is created.
+
+cookiecutter.json loads ``AnswerChecks`` (``_extensions``) and renders
+``__answers_checked`` last, after every question is answered and before the
+project folder exists: on any bad answer it raises ``RefusedAnswers``, whose
+message lists them all (field, value, rule and an example that works).
+bake.py and the tests call the same rules.
 
 Each rule is a small function that returns what is wrong with one value, or
-None. ``problems()`` runs them all, so one run reports every bad answer at
-once: the field, the bad value, the rule and an example that works. On any
-problem the hook prints them and exits 1, and cookiecutter removes the folder
-it had just created.
-
-Hooks run with cookiecutter's interpreter, where only the standard library is
-guaranteed (no ``packaging``): the version rule is the regular expression of
-PEP 440's appendix.
+None. The rules use the standard library only: the version rule is the
+regular expression of PEP 440's appendix.
 """
 
 from __future__ import annotations
@@ -18,6 +18,14 @@ import keyword
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
+
+from cookiecutter.exceptions import FailedHookException
+from jinja2.ext import Extension
+
+HOOKS = Path(__file__).resolve().parent
+# What the generated project's own nox sessions install (nox -s reserved-names).
+RESERVED = json.loads((HOOKS / "reserved_names.json").read_text(encoding="utf-8"))
 
 # Rendered project text puts these answers inside "..." strings of
 # pyproject.toml and Python files, so they must not need escaping there.
@@ -28,39 +36,45 @@ FREE_TEXT_MAX_LENGTH = {"project_name": 100, "description": 200, "author_name": 
 DISTRIBUTION_MAX_LENGTH = 36
 PACKAGE_MAX_LENGTH = 36
 
+# Every pattern must match the whole value (fullmatch): `$` would let a final
+# newline through.
 # PEP 503 normalised form, as cookiecutter's slugify produces it.
-DISTRIBUTION = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+DISTRIBUTION = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # PEP 8 module names: lowercase ASCII letters, digits and underscores.
-PACKAGE = re.compile(r"^[a-z][a-z0-9_]*$")
+PACKAGE = re.compile(r"[a-z][a-z0-9_]*")
 # PEP 685 normalised extra names.
-EXTRA = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+EXTRA = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # Canonical public version (PEP 440, appendix B): no local segment, which
 # Azure Artifacts refuses anyway.
 VERSION = re.compile(
-    r"^([1-9][0-9]*!)?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*"
-    r"((a|b|rc)(0|[1-9][0-9]*))?(\.post(0|[1-9][0-9]*))?(\.dev(0|[1-9][0-9]*))?$"
+    r"([1-9][0-9]*!)?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*"
+    r"((a|b|rc)(0|[1-9][0-9]*))?(\.post(0|[1-9][0-9]*))?(\.dev(0|[1-9][0-9]*))?"
 )
 VERSION_MAX_LENGTH = 128
 DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 EMAIL = re.compile(
-    rf"^[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@{DOMAIN_LABEL}(?:\.{DOMAIN_LABEL})+$"
+    rf"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@{DOMAIN_LABEL}(?:\.{DOMAIN_LABEL})+"
 )
 
 # Azure DevOps naming restrictions (learn.microsoft.com, "Naming restrictions").
-ORGANIZATION = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?$")
+ORGANIZATION = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?")
 # A safe subset of the feed rules: no spaces or characters a URL must escape.
-FEED = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+FEED = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 FEED_MAX_LENGTH = 64
 PROJECT_MAX_LENGTH = 64
 PROJECT_FORBIDDEN = set("\\/:*?\"'<>;#$" + "{}" + ",+=[]|")
-PROJECT_RESERVED = {
+# Windows cannot create files or folders with these names, whatever the case.
+WINDOWS_DEVICES = {
+    "con", "prn", "aux", "nul",
+    *(f"com{number}" for number in range(1, 10)),
+    *(f"lpt{number}" for number in range(1, 10)),
+}  # fmt: skip
+PROJECT_RESERVED = WINDOWS_DEVICES | {
     name.lower()
     for name in [
-        "PRN", "NUL", "CON", "AUX", "SERVER", "SignalR", "DefaultCollection", "Web",
+        "SERVER", "SignalR", "DefaultCollection", "Web", "COM10",
         "App_Browsers", "App_code", "App_Data", "App_GlobalResources",
         "App_LocalResources", "App_Themes", "App_WebResources", "bin", "web.config",
-        *(f"COM{number}" for number in range(1, 11)),
-        *(f"LPT{number}" for number in range(1, 10)),
     ]
 }  # fmt: skip
 
@@ -78,16 +92,17 @@ STDLIB_ELSEWHERE = {
     "test",
 }  # fmt: skip
 STDLIB = set(sys.stdlib_module_names) | STDLIB_ELSEWHERE
-# The tools the generated project installs next to itself: a package of the
-# same name would shadow them in its own nox sessions.
-PROJECT_TOOLS = {
-    "black", "build", "coverage", "flake8", "keyring", "artifacts_keyring", "nox",
-    "packaging", "pip", "pkg_resources", "pytest", "pytest_cov", "setuptools",
-    "setuptools_scm", "twine", "uv", "wheel",
-    # the project's own tests folder
-    "tests",
-}  # fmt: skip
+# Python imports these at start-up from anywhere on the path.
+STARTUP_MODULES = {"sitecustomize", "usercustomize"}
+# A distribution or package of the same name as one the project's own test,
+# lint, type-check or build environment installs breaks that environment.
+RESERVED_DISTRIBUTIONS = set(RESERVED["distributions"])
+RESERVED_PACKAGES = set(RESERVED["packages"]) | {"tests"}  # the tests folder
 RESERVED_EXTRAS = {"test", "lint", "dev"}  # defined by the template itself
+# cookiecutter renders answers as Jinja templates.
+TEMPLATE_SYNTAX = ("{{", "{%", "{#")
+# Messages show at most this much of a value.
+SHOWN_LENGTH = 60
 
 
 def free_text(field: str, value: str) -> str | None:
@@ -99,8 +114,6 @@ def free_text(field: str, value: str) -> str | None:
         return "must not start or end with spaces"
     if '"' in value or "\\" in value:
         return 'must not contain " or \\ (they would need escaping in generated files)'
-    if not all(character.isprintable() for character in value):
-        return "must be one line of printable characters (no tabs or control codes)"
     if len(value) > limit:
         return f"must be at most {limit} characters long, not {len(value)}"
     return None
@@ -120,7 +133,7 @@ def description_text(value: str) -> str | None:
 def distribution_name(value: str) -> str | None:
     if not value:
         return "is empty: the project name needs letters or digits to derive it from"
-    if not DISTRIBUTION.match(value):
+    if not DISTRIBUTION.fullmatch(value):
         return (
             "must be a normalised distribution name: lowercase ASCII letters and"
             " digits in words joined by single hyphens"
@@ -130,11 +143,18 @@ def distribution_name(value: str) -> str | None:
             f"must be at most {DISTRIBUTION_MAX_LENGTH} characters long, not"
             f" {len(value)} (give a shorter project name or project_slug)"
         )
+    if value in WINDOWS_DEVICES:
+        return "is a device name Windows reserves: no folder can have it"
+    if value in RESERVED_DISTRIBUTIONS:
+        return (
+            "is the name of a tool the project's own test, lint or build"
+            " environment installs, which would then conflict with it"
+        )
     return None
 
 
 def import_package(value: str) -> str | None:
-    if not PACKAGE.match(value):
+    if not PACKAGE.fullmatch(value):
         return (
             "must be a lowercase ASCII Python identifier: a letter, then letters,"
             " digits or underscores"
@@ -143,7 +163,11 @@ def import_package(value: str) -> str | None:
         return "is a Python keyword, so `import` cannot name it"
     if value in STDLIB:
         return "would shadow the standard library module of the same name"
-    if value in PROJECT_TOOLS:
+    if value in STARTUP_MODULES:
+        return "is a module Python imports at start-up from anywhere on the path"
+    if value in WINDOWS_DEVICES:
+        return "is a device name Windows reserves: no folder can have it"
+    if value in RESERVED_PACKAGES:
         return "would shadow a tool or folder of that name the generated project uses"
     if len(value) > PACKAGE_MAX_LENGTH:
         return f"must be at most {PACKAGE_MAX_LENGTH} characters long, not {len(value)}"
@@ -153,7 +177,7 @@ def import_package(value: str) -> str | None:
 def version_number(value: str) -> str | None:
     if "+" in value:
         return "must not have a local segment (+...): Azure Artifacts refuses it"
-    if not VERSION.match(value):
+    if not VERSION.fullmatch(value):
         return "must be a canonical PEP 440 version (no leading 'v', no spaces)"
     if len(value) > VERSION_MAX_LENGTH:
         return f"must be at most {VERSION_MAX_LENGTH} characters long"
@@ -161,7 +185,7 @@ def version_number(value: str) -> str | None:
 
 
 def email_address(value: str) -> str | None:
-    if not EMAIL.match(value):
+    if not EMAIL.fullmatch(value):
         return (
             "must be one plain address: letters, digits and . _ % + - before a"
             " single @, and a domain with a dot after it (no spaces or quotes)"
@@ -170,7 +194,7 @@ def email_address(value: str) -> str | None:
 
 
 def organization_name(value: str) -> str | None:
-    if not ORGANIZATION.match(value):
+    if not ORGANIZATION.fullmatch(value):
         return (
             "must be an Azure DevOps organization name: 1 to 50 English letters,"
             " digits or hyphens, starting and ending with a letter or digit"
@@ -187,8 +211,6 @@ def project_name(value: str) -> str | None:
         return f"must be at most {PROJECT_MAX_LENGTH} characters long, not {len(value)}"
     if forbidden := sorted(set(value) & PROJECT_FORBIDDEN):
         return "must not contain " + " ".join(forbidden)
-    if not all(character.isprintable() for character in value):
-        return "must contain only printable characters (spaces are fine)"
     if value.startswith("_") or value.startswith(".") or value.endswith("."):
         return "must not start with '_' or '.', nor end with '.'"
     if value.lower() in PROJECT_RESERVED:
@@ -197,7 +219,7 @@ def project_name(value: str) -> str | None:
 
 
 def feed_name(value: str) -> str | None:
-    if not FEED.match(value):
+    if not FEED.fullmatch(value):
         return (
             "must be an Azure Artifacts feed name: ASCII letters, digits, '.', '_'"
             " and '-', starting and ending with a letter or digit"
@@ -214,7 +236,7 @@ def extras_list(value: str) -> str | None:
     names = [name.strip() for name in value.split(",")]
     if "" in names:
         return "must not have an empty name between commas"
-    if bad := [repr(name) for name in names if not EXTRA.match(name)]:
+    if bad := [shown(name) for name in names if not EXTRA.fullmatch(name)]:
         return (
             f"has names that are not normalised extra names ({', '.join(bad)}):"
             " lowercase ASCII letters and digits joined by single hyphens"
@@ -242,6 +264,29 @@ def boolean(value: object) -> str | None:
     if not isinstance(value, bool):
         return "must be yes or no"
     return None
+
+
+def any_text(value: str) -> str | None:
+    """What no answer may hold, whatever its field."""
+    if not value.isprintable():
+        bad = next(character for character in value if not character.isprintable())
+        return (
+            "must be one line of printable characters, without control or"
+            f" invisible characters such as {bad!r}"
+        )
+    if any(mark in value for mark in TEMPLATE_SYNTAX):
+        return (
+            "must not contain '{{', '{%' or '{#', which cookiecutter reads as"
+            " template code"
+        )
+    return None
+
+
+def shown(value: object) -> str:
+    """The value as Python writes it (control characters escaped), cut short."""
+    if isinstance(value, str) and len(value) > SHOWN_LENGTH:
+        return f"{value[:SHOWN_LENGTH]!r}... ({len(value)} characters)"
+    return repr(value)
 
 
 def normalised(name: str, separator: str) -> str:
@@ -274,6 +319,9 @@ def corrections(answers: dict) -> dict[str, str]:
         "package_name": normalised(text.get("package_name", ""), "_"),
         "description": text.get("description", "").strip().rstrip(".!?").strip(),
         "version": text.get("version", "").strip().lstrip("vV").split("+")[0],
+        "azure_organization": text.get("azure_organization", "").strip(),
+        "feed_name": text.get("feed_name", "").strip(),
+        "author_email": text.get("author_email", "").strip(),
         "extras": ",".join(
             name
             for name in dict.fromkeys(extras)
@@ -310,6 +358,12 @@ def choices_of(template_context: dict) -> dict[str, list[str]]:
     }
 
 
+def problem_with(value: object, rule: Callable[[object], str | None]) -> str | None:
+    if isinstance(value, str):
+        return any_text(value) or rule(value)
+    return rule(value)
+
+
 def problems(answers: dict, choices: dict[str, list[str]]) -> list[str]:
     """One sentence per bad answer: field, bad value, rule, a good example."""
     checks = rules(choices)
@@ -320,13 +374,13 @@ def problems(answers: dict, choices: dict[str, list[str]]) -> list[str]:
         if field != "include_dockerfile" and not isinstance(value, str):
             problem = "is missing" if value is None else "must be text"
         else:
-            problem = rule(value)
+            problem = problem_with(value, rule)
         if not problem:
             continue
         example = guesses.get(field)
-        if not example or example == value or rule(example):
+        if not example or example == value or problem_with(example, rule):
             example = choices[field][0] if field in choices else GOOD[field]
-        found.append(f"{field} {value!r} {problem} (for example {example!r}).")
+        found.append(f"{field} {shown(value)} {problem} (for example {example!r}).")
     return found
 
 
@@ -338,13 +392,25 @@ def report(found: list[str]) -> str:
     )
 
 
-if __name__ == "__main__":
-    ANSWERS = json.loads(r"""{{ cookiecutter | jsonify }}""")
-    # cookiecutter.json as cookiecutter read it, choices included; nothing here
-    # depends on the working directory. cruft renders without it, and refuses
-    # out-of-choice values itself.
-    TEMPLATE_CONTEXT = json.loads(r"""{{ _cookiecutter | default({}) | jsonify }}""")
-    found = problems(ANSWERS, choices_of(TEMPLATE_CONTEXT))
-    if found:
-        print(report(found), file=sys.stderr)
-        sys.exit(1)
+class RefusedAnswers(FailedHookException):
+    """Answers this template cannot use; the message lists them.
+
+    A FailedHookException, so cookiecutter's command line prints the message
+    alone, without a traceback.
+    """
+
+
+def checked_answers(answers: dict) -> str:
+    """Jinja filter: raise RefusedAnswers on bad answers, else render nothing."""
+    # cookiecutter has refused choices out of their options by now.
+    if found := problems(answers, choices={}):
+        raise RefusedAnswers(report(found))
+    return ""
+
+
+class AnswerChecks(Extension):
+    """The `checked_answers` filter cookiecutter.json renders last."""
+
+    def __init__(self, environment) -> None:
+        super().__init__(environment)
+        environment.filters["checked_answers"] = checked_answers

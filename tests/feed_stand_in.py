@@ -1,0 +1,208 @@
+"""Azure Artifacts behaviours that pypiserver does not show, on 127.0.0.1.
+
+`running_feed(index)` is a proxy in front of a pypiserver (tests/index_server.py)
+that answers the way pkgs.dev.azure.com does where pypiserver answers otherwise:
+
+- Missing or bad credentials: Azure DevOps redirects to its sign-in page,
+  `https://spsprodcca1.vssps.visualstudio.com/_signin?realm=...`
+  (frostming/unearth#20), or answers 401 when the request carries
+  `X-TFS-FedAuthRedirect: Suppress` (the header Azure DevOps clients send to
+  get a status instead of the sign-in flow; reference/azure-facts.md). Some
+  endpoints answer HTTP 203 with the HTML sign-in page instead
+  (MicrosoftDocs/vsts-rest-api-specs#97). `signin` picks the answer; None
+  keeps pypiserver's plain 401/403. Any user name goes with a valid token,
+  as on Azure ("user name: any string", Microsoft's pip/twine set-up docs).
+- Uploading a file the feed holds, or held before it was deleted: HTTP 409
+  `Conflict - The feed 'F' already contains file 'X' in package 'N V'`
+  (Azure/azure-sdk-for-python#9286). A deleted version leaves /simple/ but its
+  number stays reserved for good (Microsoft's "Delete and recover packages").
+  pypiserver answers twine 400 and forgets deleted files.
+
+`trickling_server` answers one byte every few seconds, so no per-read timeout
+ever fires; `silent_server` accepts connections and never answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
+from urllib.parse import urlsplit
+
+from tests.index_server import IndexServer
+
+SIGNIN = "https://spsprodcca1.vssps.visualstudio.com/_signin?realm=pkgs.dev.azure.com"
+SIGNIN_PAGE = (
+    b"<html><head><title>Azure DevOps Services | Sign In</title></head></html>"
+)
+HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
+
+
+@dataclass
+class Feed:
+    """The stand-in: `server` is what clients talk to, `index` stores the files."""
+
+    server: IndexServer  # same credentials as `index`, root on the stand-in
+    index: IndexServer
+    feed_name: str
+    signin: Literal["redirect", "203"] | None
+    reserved: set[str] = field(default_factory=set)
+
+    def delete(self, filename: str) -> None:
+        """Delete a file as the feed's UI does: gone from /simple/, still reserved."""
+        (self.index.packages / filename).unlink()
+        self.reserved.add(filename)
+
+    def holds(self, filename: str) -> bool:
+        return filename in self.reserved or (self.index.packages / filename).exists()
+
+    def authorised(self, header: str | None) -> bool:
+        """Basic auth with the token as password; the user name is ignored."""
+        if not header or not header.startswith("Basic "):
+            return False
+        decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
+        return decoded.partition(":")[2] == self.index.password
+
+
+def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
+    upstream = urlsplit(feed.index.root)
+    credentials = f"{feed.index.username}:{feed.index.password}"
+    upstream_auth = "Basic " + base64.b64encode(credentials.encode()).decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # quiet, like pypiserver here
+            pass
+
+        def answer(self, status, reason=None, body=b"", headers=()) -> None:
+            self.send_response(status, reason)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def refuse(self) -> None:
+            suppressed = self.headers.get("X-TFS-FedAuthRedirect") == "Suppress"
+            if feed.signin == "redirect" and not suppressed:
+                self.answer(302, headers=[("Location", f"{SIGNIN}&path={self.path}")])
+            elif feed.signin == "203" and not suppressed:
+                self.answer(
+                    203, body=SIGNIN_PAGE, headers=[("Content-Type", "text/html")]
+                )
+            else:
+                challenge = ("WWW-Authenticate", 'Basic realm="pkgs.dev.azure.com"')
+                self.answer(401, headers=[challenge])
+
+        def conflict(self, body: bytes) -> bool:
+            """Answer 409 as Azure does if the upload in `body` is a held file."""
+            fields = dict(re.findall(rb'name="(\w+)"(?:; filename="([^"]+)")?', body))
+            form = dict(re.findall(rb'name="(name|version)"\r\n\r\n([^\r]*)', body))
+            filename = fields.get(b"content", b"").decode()
+            if not filename or not feed.holds(filename):
+                return False
+            package = f"{form[b'name'].decode()} {form[b'version'].decode()}"
+            # requests and twine show the reason phrase: Azure's message is there.
+            self.answer(
+                409,
+                f"Conflict - The feed '{feed.feed_name}' already contains file "
+                f"'{filename}' in package '{package}'",
+            )
+            return True
+
+        def forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not feed.authorised(self.headers.get("Authorization")):
+                return self.refuse()
+            if self.command == "POST" and self.conflict(body):
+                return
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            headers["Authorization"] = upstream_auth
+            connection = http.client.HTTPConnection(upstream.hostname, upstream.port)
+            try:
+                connection.request(self.command, self.path, body, headers)
+                response = connection.getresponse()
+                content = response.read()
+            finally:
+                connection.close()
+            passed = [
+                (k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP
+            ]
+            self.answer(response.status, response.reason, content, passed)
+
+        do_GET = do_HEAD = do_POST = forward
+
+    return Handler
+
+
+@contextmanager
+def running_feed(
+    index: IndexServer,
+    *,
+    feed_name: str = "python-internal",
+    signin: Literal["redirect", "203"] | None = "redirect",
+) -> Iterator[Feed]:
+    """Serve `index` the way Azure Artifacts would, on a free loopback port."""
+    feed = Feed(index, index, feed_name, signin)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(feed))
+    feed.server = replace(index, root=f"http://127.0.0.1:{server.server_port}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield feed
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def trickling_server(interval: float = 1.0) -> Iterator[str]:
+    """A server that answers any request one byte every `interval` seconds."""
+    stopped = threading.Event()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"." * 100000
+
+    def trickle(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)
+            for byte in answer:
+                if stopped.wait(interval):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.2)
+
+        def accept() -> None:
+            while not stopped.is_set():
+                try:
+                    connection, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                threading.Thread(
+                    target=trickle, args=(connection,), daemon=True
+                ).start()
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        finally:
+            stopped.set()
+            thread.join()
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """A port that takes connections (the kernel's backlog) and never answers."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
