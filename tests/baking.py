@@ -33,6 +33,59 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "release@example.com",
 }
 
+
+def isolated_git_env(home: Path) -> dict[str, str]:
+    """An environment where git and cookiecutter ignore the user's own settings."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("GIT_", "COOKIECUTTER_"))
+    }
+    env.update(
+        HOME=str(home),
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Test Author",
+        GIT_AUTHOR_EMAIL="author@example.com",
+        GIT_COMMITTER_NAME="Test Author",
+        GIT_COMMITTER_EMAIL="author@example.com",
+    )
+    return env
+
+
+def hosted_template(folder: Path, env: dict[str, str]) -> Path:
+    """A bare repository `cookiecutter-azure-pylib.git` holding the template as tested.
+
+    It stands in for the organisation's template repository: one commit with
+    every file git would track in the working tree (committed or not, deleted
+    files left out), so the tests see the template as it is on disk.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    staging = folder / "staging"
+    for name in filter(None, listed.split("\0")):
+        source = TEMPLATE / name
+        if source.is_file():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, staging / name)
+    hosted = folder / "cookiecutter-azure-pylib.git"
+    for command in (
+        ["git", "init", "--quiet", "--initial-branch=main", str(staging)],
+        ["git", "-C", str(staging), "add", "--all"],
+        ["git", "-C", str(staging), "commit", "--quiet", "-m", "Template as tested"],
+        ["git", "clone", "--quiet", "--bare", str(staging), str(hosted)],
+    ):
+        subprocess.run(command, env=env, check=True, capture_output=True)
+    shutil.rmtree(staging)
+    return hosted
+
+
 # Answers with a fixed set of values: every combination of them is baked.
 CHOICES = {
     key: value

@@ -7,7 +7,7 @@ template, the way an organisation hosts the template in its own repository.
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import TEMPLATE, bake, load_module
+from tests.baking import TEMPLATE, bake, isolated_git_env, load_module
 
 # What `cruft create` needs from the template repository.
 TEMPLATE_PARTS = ["cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}"]
@@ -33,26 +33,6 @@ FIRST_COMMIT = [
 def load_post_gen_hook():
     """The hook module; its Jinja lives only in the `__main__` block."""
     return load_module(TEMPLATE / "hooks" / "post_gen_project.py", "post_gen_project")
-
-
-def isolated_git_env(home: Path) -> dict[str, str]:
-    """An environment where git and cookiecutter ignore the user's own settings."""
-    home.mkdir(parents=True, exist_ok=True)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GIT_", "COOKIECUTTER_"))
-    }
-    env.update(
-        HOME=str(home),
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="Test Author",
-        GIT_AUTHOR_EMAIL="author@example.com",
-        GIT_COMMITTER_NAME="Test Author",
-        GIT_COMMITTER_EMAIL="author@example.com",
-    )
-    return env
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True):
@@ -211,6 +191,33 @@ def test_hook_under_plain_cookiecutter_makes_the_first_commit(
     ).stdout
     # One commit, subject and files.
     assert log == "Initial commit from cookiecutter-azure-pylib\n\nREADME.md\n"
+
+
+def test_hook_without_git_suggests_a_first_commit_that_works_when_pasted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("# Project\n")
+    hook = load_post_gen_hook()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+
+    message = hook.post_generate(
+        project, "Platform Team", "platform@example.com", cruft_template_commit=""
+    )
+    monkeypatch.undo()
+
+    assert not (project / ".git").exists()
+    (command,) = re.findall(r"`([^`]+)`", message)
+    assert str(project) in message
+    env = isolated_git_env(tmp_path / "home")
+    subprocess.run(["bash", "-c", command], cwd=project, env=env, check=True)
+    log = subprocess.run(
+        ["git", "log", "--format=%s %D"], cwd=project, env=env, capture_output=True
+    )
+    assert log.stdout.decode() == (
+        "Initial commit from cookiecutter-azure-pylib HEAD -> main\n"
+    )
 
 
 def test_plain_cookiecutter_bake_is_committed_whole(
