@@ -399,3 +399,37 @@ def test_project_baked_with_cookiecutter_adopts_cruft_with_link(
 
     assert project.changed_files == {".gitignore", ".cruft.json"}
     assert project.read(".gitignore").rstrip().endswith(".ruff_cache/")
+
+
+@pytest.mark.slow
+def test_update_to_the_next_release_moves_only_the_shared_pipelines_ref(
+    tmp_path: Path, template: TemplateRepository
+) -> None:
+    template.tag("v1.0.0")
+    context = template.path / "cookiecutter.json"
+    text = context.read_text(encoding="utf-8")
+    raised = text.replace(
+        '"_template_version": "1.0.0"', '"_template_version": "1.1.0"'
+    )
+    assert raised != text
+    context.write_text(raised, encoding="utf-8")
+    template.edit_generated(".gitignore", lambda text: text + "\n.ruff_cache/\n")
+    template.commit("Release 1.1.0")
+    template.tag("v1.1.0")
+    shared = json.dumps({"pipeline": "shared"})
+    project = create_project(
+        template,
+        tmp_path / "projects",
+        "--checkout",
+        "v1.0.0",
+        "--extra-context",
+        shared,
+    )
+    before = project.read("azure-pipelines.yml").splitlines()
+
+    project.cruft("update", "--skip-apply-ask", "--checkout", "v1.1.0")
+
+    after = project.read("azure-pipelines.yml").splitlines()
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert changed == [("    ref: refs/tags/v1.0.0", "    ref: refs/tags/v1.1.0")]
+    assert ".ruff_cache/" in project.read(".gitignore")  # the rest of the release
