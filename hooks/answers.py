@@ -218,6 +218,17 @@ def project_name(value: str) -> str | None:
     return None
 
 
+def repository_path(value: str) -> str | None:
+    """An Azure Repos repository as a pipeline resource names it: project/repository."""
+    project, slash, repository = value.partition("/")
+    if not slash or "/" in repository:
+        return "must be the project and the repository joined by one '/'"
+    for part, name in ((project, "project"), (repository, "repository")):
+        if problem := project_name(part):
+            return f"has a {name} name that {problem}"
+    return None
+
+
 def feed_name(value: str) -> str | None:
     if not FEED.fullmatch(value):
         return (
@@ -303,6 +314,7 @@ GOOD = {
     "author_email": "platform-team@example.com",
     "azure_organization": "contoso",
     "azure_project": "Data Platform",
+    "pipeline_templates_repository": "Data Platform/cookiecutter-azure-pylib",
     "feed_name": "python-internal",
     "extras": "redis,postgres",
     "include_dockerfile": "yes",
@@ -342,6 +354,7 @@ def rules(choices: dict[str, list[str]]) -> dict[str, Callable[[object], str | N
         "azure_organization": organization_name,
         "azure_project": project_name,
         "feed_name": feed_name,
+        "pipeline_templates_repository": repository_path,
         "extras": extras_list,
         "include_dockerfile": boolean,
         "version": version_number,

@@ -19,6 +19,11 @@ import sys
 from pathlib import Path
 
 INITIAL_COMMIT_MESSAGE = "Initial commit from cookiecutter-azure-pylib"
+# What the hook does, as a command to paste when it cannot.
+FIRST_COMMIT = (
+    "git init --initial-branch=main && git add --all"
+    f' && git commit -m "{INITIAL_COMMIT_MESSAGE}"'
+)
 
 
 def post_generate(
@@ -42,8 +47,8 @@ def init_repository(path: Path, author_name: str, author_email: str) -> str:
     """Create the repository with one commit; return what happened, for the user."""
     if shutil.which("git") is None:
         return (
-            "git was not found: run `git init` and commit before the first build "
-            "(the version is computed from git tags)."
+            f"git was not found: once it is installed, run `{FIRST_COMMIT}` in "
+            f"{path} before the first build (the version is computed from git tags)."
         )
     if is_git_repository(path):
         return "Existing git repository left as it is."

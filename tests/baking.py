@@ -8,6 +8,7 @@ import importlib.util
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -32,6 +33,59 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "release@example.com",
 }
 
+
+def isolated_git_env(home: Path) -> dict[str, str]:
+    """An environment where git and cookiecutter ignore the user's own settings."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("GIT_", "COOKIECUTTER_"))
+    }
+    env.update(
+        HOME=str(home),
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Test Author",
+        GIT_AUTHOR_EMAIL="author@example.com",
+        GIT_COMMITTER_NAME="Test Author",
+        GIT_COMMITTER_EMAIL="author@example.com",
+    )
+    return env
+
+
+def hosted_template(folder: Path, env: dict[str, str]) -> Path:
+    """A bare repository `cookiecutter-azure-pylib.git` holding the template as tested.
+
+    It stands in for the organisation's template repository: one commit with
+    every file git would track in the working tree (committed or not, deleted
+    files left out), so the tests see the template as it is on disk.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    staging = folder / "staging"
+    for name in filter(None, listed.split("\0")):
+        source = TEMPLATE / name
+        if source.is_file():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, staging / name)
+    hosted = folder / "cookiecutter-azure-pylib.git"
+    for command in (
+        ["git", "init", "--quiet", "--initial-branch=main", str(staging)],
+        ["git", "-C", str(staging), "add", "--all"],
+        ["git", "-C", str(staging), "commit", "--quiet", "-m", "Template as tested"],
+        ["git", "clone", "--quiet", "--bare", str(staging), str(hosted)],
+    ):
+        subprocess.run(command, env=env, check=True, capture_output=True)
+    shutil.rmtree(staging)
+    return hosted
+
+
 # Answers with a fixed set of values: every combination of them is baked.
 CHOICES = {
     key: value
@@ -51,15 +105,26 @@ EVERYTHING_ON = {
 }
 
 
+# Choices that change a single file: spread over the combinations of the others
+# instead of multiplying them, so each of their values meets every value of
+# every other choice.
+SPREAD = {"pipeline"}
+
+
 def all_combinations() -> list[dict[str, Any]]:
     """Every combination of the choice answers (booleans count as a two-way choice)."""
-    values = [
-        [True, False] if isinstance(options, bool) else options
-        for options in CHOICES.values()
-    ]
-    return [
-        dict(zip(CHOICES, combination)) for combination in itertools.product(*values)
-    ]
+    options = {
+        key: [True, False] if isinstance(value, bool) else value
+        for key, value in CHOICES.items()
+    }
+    crossed = [key for key in options if key not in SPREAD]
+    combinations = []
+    for indexes in itertools.product(*(range(len(options[k])) for k in crossed)):
+        answers = {key: options[key][i] for key, i in zip(crossed, indexes)}
+        for key in SPREAD & set(options):
+            answers[key] = options[key][sum(indexes) % len(options[key])]
+        combinations.append({key: answers[key] for key in options})
+    return combinations
 
 
 def combination_id(answers: dict[str, Any]) -> str:
@@ -154,13 +219,16 @@ class BakedProject:
         )
 
 
-def bake(output_dir: Path, **answers: Any) -> BakedProject:
-    """Bake the template without prompting; `answers` override the defaults."""
+def bake(
+    output_dir: Path, *, template: Path = TEMPLATE, **answers: Any
+) -> BakedProject:
+    """Bake the template (or a changed copy) without prompting; `answers`
+    override the defaults."""
     output_dir.mkdir(parents=True, exist_ok=True)
     config = output_dir / "cookiecutter-config.yaml"
     config.write_text(f"replay_dir: {json.dumps(str(output_dir / 'replay'))}\n")
     project = cookiecutter(
-        str(TEMPLATE),
+        str(template),
         no_input=True,
         extra_context=answers,
         output_dir=str(output_dir),
@@ -179,6 +247,29 @@ def python_classifiers(project: BakedProject) -> list[str]:
     ]
 
 
+# What cookiecutter and cruft need from the template repository, and what the
+# shared pipeline mode reads from it.
+TEMPLATE_PARTS = [
+    "cookiecutter.json",
+    "hooks",
+    "pipelines",
+    "{{cookiecutter.project_slug}}",
+]
+
+
+def copy_template(destination: Path) -> Path:
+    """A copy of the template's parts that a test may change."""
+    destination.mkdir(parents=True)
+    for part in TEMPLATE_PARTS:
+        source = TEMPLATE / part
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(source, destination / part, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, destination / part)
+    return destination
+
+
 def default_answers() -> dict[str, Any]:
     """Every answer as `cookiecutter --no-input` computes it without a user config."""
     context = generate_context(context_file=str(TEMPLATE / "cookiecutter.json"))
@@ -193,6 +284,9 @@ REPORT_HEADER = "cookiecutter-azure-pylib cannot use these answers:"
 
 # (field, bad value, part of the rule the message must give)
 BAD_ANSWERS = [
+    ("pipeline_templates_repository", "cookiecutter-azure-pylib", "one '/'"),
+    ("pipeline_templates_repository", "a/b/c", "one '/'"),
+    ("pipeline_templates_repository", "Data/Plat:form", "must not contain :"),
     ("project_name", "", "must not be empty"),
     ("project_name", "   ", "must not be empty"),
     ("project_name", " Padded", "spaces"),

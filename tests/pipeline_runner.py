@@ -195,6 +195,7 @@ class StepRecord:
 class RunResult:
     steps: list[StepRecord] = field(default_factory=list)
     jobs_not_run: list[str] = field(default_factory=list)
+    jobs_skipped: list[str] = field(default_factory=list)
     stages: dict[str, str] = field(default_factory=dict)  # name -> outcome
 
     @property
@@ -226,15 +227,15 @@ class LocalAgent:
     workspace: Path
     # What TwineAuthenticate points twine at, when it is not `index`.
     upload_index: IndexServer | None = None
+    # Repositories that `resources.repositories` may name, for templates.
+    templates: TemplateSource | None = None
 
     def run(self, pipeline_file: Path, build: Build) -> RunResult:
-        pipeline = yaml.safe_load(pipeline_file.read_text(encoding="utf-8"))
-        unsupported = set(pipeline) - {"trigger", "pr", "variables", "pool", "stages"}
-        if unsupported:
-            raise PipelineError(f"Unsupported top-level keys: {sorted(unsupported)}")
+        pipeline = self.load(pipeline_file)
         variables = dict(pipeline.get("variables") or {})
         if not all(isinstance(value, str) for value in variables.values()):
             raise PipelineError("Only string variables in mapping form are supported")
+        shutil.rmtree(self.artifacts, ignore_errors=True)  # artifacts are per run
         result = RunResult()
         previous: str | None = None
         for stage in pipeline["stages"]:
@@ -247,42 +248,94 @@ class LocalAgent:
             if not evaluate(condition, context, {"succeeded": succeeded}):
                 result.stages[name] = "skipped"
             else:
-                outcomes = [
-                    self.run_job(job_name, job, {**variables, **leg}, build, result)
-                    for job_name, job, leg in self.jobs_of(stage, result)
-                ]
-                failed = "failed" in outcomes
+                outcomes = self.run_stage(stage, variables, build, result)
+                failed = "failed" in outcomes.values()
                 result.stages[name] = "failed" if failed else "succeeded"
             previous = name
         return result
 
-    def jobs_of(self, stage: dict[str, Any], result: RunResult):
-        """(name, job, matrix variables) for every job or matrix leg to run here."""
-        for job in stage["jobs"]:
-            matrix = (job.get("strategy") or {}).get("matrix")
-            if not matrix:
-                yield job["job"], job, {}
-                continue
-            legs = {
-                name: {k: str(v) for k, v in leg.items()}
-                for name, leg in matrix.items()
-            }
-            runnable = [
-                n
-                for n, leg in legs.items()
-                if leg.get("python.version") == RUNNING_PYTHON
-            ]
-            if not runnable:
-                raise PipelineError(
-                    f"No leg of {job['job']} runs on Python {RUNNING_PYTHON}"
-                )
-            for name in legs:
-                if name not in runnable:
-                    result.jobs_not_run.append(
-                        f"{job['job']} {name}: needs another Python"
+    def load(self, pipeline_file: Path) -> dict[str, Any]:
+        pipeline = yaml.safe_load(pipeline_file.read_text(encoding="utf-8"))
+        if "extends" in pipeline:
+            pipeline = expand_pipeline(pipeline, self.templates or TemplateSource({}))
+        unsupported = set(pipeline) - {"trigger", "pr", "variables", "pool", "stages"}
+        if unsupported:
+            raise PipelineError(f"Unsupported top-level keys: {sorted(unsupported)}")
+        return pipeline
+
+    def plan(self, pipeline_file: Path, build: Build) -> list[tuple[str, ...]]:
+        """What a run would do if every step succeeded, without running it.
+
+        One row per stage, job and step: its place, whether it runs, and the
+        step as the agent receives it (task inputs, script, env, condition).
+        """
+        pipeline = self.load(pipeline_file)
+        variables = {**pipeline.get("variables", {}), **self.predefined(build)}
+        rows = []
+        for stage in pipeline["stages"]:
+            condition = stage.get("condition", "succeeded()")
+            runs = evaluate(condition, variables, {"succeeded": True})
+            rows.append(("stage", stage["stage"], str(runs)))
+            for job in stage["jobs"]:
+                job_fields = {k: v for k, v in job.items() if k != "steps"}
+                rows.append(("job", job["job"], str(runs), repr(job_fields)))
+                for step in job["steps"]:
+                    condition = step.get("condition", "succeeded()")
+                    leg = {"testsRan": "true", "python.version": RUNNING_PYTHON}
+                    step_runs = runs and evaluate(
+                        condition, {**variables, **leg}, {"succeeded": True}
                     )
-            for name in runnable:
-                yield f"{job['job']} {name}", job, legs[name]
+                    rows.append(("step", job["job"], str(step_runs), repr(step)))
+        return rows
+
+    @property
+    def artifacts(self) -> Path:
+        """Where the pipeline artifacts of the current run are kept."""
+        return self.workspace.parent / "_artifacts"
+
+    def run_stage(self, stage, variables, build, result) -> dict[str, str]:
+        """Run the jobs in order; a job runs after the jobs it depends on."""
+        outcomes: dict[str, str] = {}
+        for job in stage["jobs"]:
+            depends_on = job.get("dependsOn", [])
+            depends_on = [depends_on] if isinstance(depends_on, str) else depends_on
+            if unknown := [d for d in depends_on if d not in outcomes]:
+                raise PipelineError(f"Job {job['job']} depends on later jobs {unknown}")
+            succeeded = all(outcomes[d] == "succeeded" for d in depends_on)
+            context = {**variables, **self.predefined(build)}
+            condition = job.get("condition", "succeeded()")
+            if not evaluate(condition, context, {"succeeded": succeeded}):
+                outcomes[job["job"]] = "skipped"
+                result.jobs_skipped.append(job["job"])
+                continue
+            legs = [
+                self.run_job(name, job, {**variables, **leg}, build, result)
+                for name, job, leg in self.jobs_of(job, result)
+            ]
+            outcomes[job["job"]] = "failed" if "failed" in legs else "succeeded"
+        return outcomes
+
+    def jobs_of(self, job: dict[str, Any], result: RunResult):
+        """(name, job, matrix variables) for the job or each matrix leg to run here."""
+        matrix = (job.get("strategy") or {}).get("matrix")
+        if not matrix:
+            yield job["job"], job, {}
+            return
+        legs = {
+            name: {k: str(v) for k, v in leg.items()} for name, leg in matrix.items()
+        }
+        runnable = [
+            n for n, leg in legs.items() if leg.get("python.version") == RUNNING_PYTHON
+        ]
+        if not runnable:
+            raise PipelineError(
+                f"No leg of {job['job']} runs on Python {RUNNING_PYTHON}"
+            )
+        for name in legs:
+            if name not in runnable:
+                result.jobs_not_run.append(f"{job['job']} {name}: needs another Python")
+        for name in runnable:
+            yield f"{job['job']} {name}", job, legs[name]
 
     def predefined(self, build: Build) -> dict[str, str]:
         sources = self.workspace / "s"
@@ -299,10 +352,8 @@ class LocalAgent:
         }
 
     def run_job(self, name, job, variables, build, result) -> str:
-        if "condition" in job or "dependsOn" in job or "template" in job:
-            raise PipelineError(
-                f"Job {name}: condition/dependsOn/template not supported"
-            )
+        if "template" in job:
+            raise PipelineError(f"Job {name}: unexpanded template")
         job_run = JobRun(self, name, {**variables, **self.predefined(build)}, build)
         outcome = job_run.run(job["steps"])
         result.steps.extend(job_run.records)
@@ -369,6 +420,8 @@ class JobRun:
             "TwineAuthenticate@1": self.twine_authenticate,
             "PublishTestResults@2": self.publish_test_results,
             "PublishCodeCoverageResults@2": self.publish_code_coverage_results,
+            "PublishPipelineArtifact@1": self.publish_pipeline_artifact,
+            "DownloadPipelineArtifact@2": self.download_pipeline_artifact,
         }.get(task)
         if handler is None:
             raise PipelineError(f"No local equivalent for step {step}")
@@ -507,10 +560,57 @@ class JobRun:
             raise StepFailed(
                 f"No coverage report matches {inputs['summaryFileLocation']}"
             )
+        summaries = []
         for path in files:
-            if ElementTree.parse(path).getroot().tag != "coverage":
+            root = ElementTree.parse(path).getroot()
+            if root.tag != "coverage":
                 raise StepFailed(f"{path} is not a Cobertura report")
-        return "coverage: " + ", ".join(p.name for p in files)
+            lines = f"{root.get('lines-covered')} of {root.get('lines-valid')} lines"
+            summaries.append(f"{path.name} ({lines})")
+        return "coverage: " + ", ".join(summaries)
+
+    def publish_pipeline_artifact(self, inputs: dict[str, str]) -> str:
+        source = self.sources / inputs.get("targetPath", inputs.get("path", ""))
+        name = inputs.get("artifact") or inputs.get("artifactName")
+        if not name:
+            raise StepFailed("PublishPipelineArtifact@1 needs `artifact`")
+        if not source.exists():
+            raise StepFailed(f"Path to publish not found: {source}")
+        target = self.agent.artifacts / name
+        if target.exists():
+            raise StepFailed(f"Artifact {name} already exists in this run")
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            target.mkdir(parents=True)
+            shutil.copy2(source, target)
+        return f"artifact {name}: {sorted(p.name for p in target.rglob('*'))}"
+
+    def download_pipeline_artifact(self, inputs: dict[str, str]) -> str:
+        """The current run's artifacts; with several, each in a folder of its name."""
+        if inputs.get("buildType", "current") != "current":
+            raise PipelineError("Only artifacts of the current run are supported")
+        target = Path(inputs.get("path") or inputs.get("targetPath") or "")
+        if not target.is_absolute():
+            target = self.sources / target
+        names = [inputs["artifact"]] if inputs.get("artifact") else None
+        pattern = minimatch(inputs.get("patterns") or inputs.get("itemPattern") or "**")
+        downloaded = []
+        for artifact in sorted(self.agent.artifacts.glob("*")):
+            if names is not None and artifact.name not in names:
+                continue
+            for path in sorted(artifact.rglob("*")):
+                relative = path.relative_to(artifact).as_posix()
+                if names is None:
+                    relative = f"{artifact.name}/{relative}"
+                if path.is_file() and pattern.fullmatch(relative):
+                    destination = target / relative
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, destination)
+                    downloaded.append(relative)
+        if not downloaded:
+            raise StepFailed(f"No artifact file matches {pattern.pattern}")
+        return "downloaded " + ", ".join(downloaded)
 
     def script(self, script: str, step_env: dict[str, str]) -> str:
         script_file = self.temp / "script.sh"
@@ -543,6 +643,13 @@ class JobRun:
         return completed.stdout
 
 
+def minimatch(pattern: str) -> re.Pattern[str]:
+    """The artifact tasks' patterns: ** spans folders, * and ? stay in one."""
+    parts = re.split(r"(\*\*/?|\*|\?)", pattern)
+    translated = {"**": ".*", "**/": "(?:.*/)?", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(translated.get(p, re.escape(p)) for p in parts))
+
+
 def step_label(step: dict[str, Any]) -> str:
     if "displayName" in step:
         return step["displayName"]
@@ -560,3 +667,190 @@ def git(cwd: Path, *arguments: str) -> str:
     if completed.returncode != 0:
         raise StepFailed(f"git {' '.join(arguments)}: {completed.stderr}")
     return completed.stdout.strip()
+
+
+# --- templates: extends, template references, repository resources ---------
+
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+@dataclass
+class TemplateSource:
+    """Reads template files from git repositories at a ref, as Azure does."""
+
+    repositories: dict[str, Path]  # resource `name` (project/repo) -> local clone
+
+    def read(self, name: str, ref: str, path: str) -> Any:
+        if name not in self.repositories:
+            raise PipelineError(f"No repository {name!r} for a template")
+        text = git(self.repositories[name], "show", f"{ref}:{path}")
+        return yaml.safe_load(text)
+
+
+def expand_pipeline(pipeline: dict[str, Any], source: TemplateSource) -> dict:
+    """The pipeline with `extends` and every `template:` reference expanded."""
+    if "extends" not in pipeline:
+        return pipeline
+    resources = {r["repository"]: r for r in pipeline["resources"]["repositories"]}
+    path, _, alias = pipeline["extends"]["template"].partition("@")
+    resource = resources[alias]
+    if resource.get("type") != "git":
+        raise PipelineError("Only Azure Repos (type: git) resources are supported")
+    location = (resource["name"], resource.get("ref", "refs/heads/main"))
+    body = instantiate(
+        source.read(*location, path), pipeline["extends"].get("parameters", {})
+    )
+    body = expand_references(body, source, location, path)
+    rest = {k: v for k, v in pipeline.items() if k not in ("extends", "resources")}
+    return {**rest, **body}
+
+
+def instantiate(template: dict[str, Any], given: dict[str, Any]) -> dict:
+    """The template's body with its parameters' values (defaults filled in)."""
+    declared = {p["name"]: p for p in template.get("parameters", [])}
+    if unknown := set(given) - set(declared):
+        raise PipelineError(f"Unknown template parameters {sorted(unknown)}")
+    values = {}
+    for name, declaration in declared.items():
+        if name not in given and "default" not in declaration:
+            raise PipelineError(f"Template parameter {name} is required")
+        values[name] = given.get(name, declaration.get("default"))
+    body = {k: v for k, v in template.items() if k != "parameters"}
+    return render(body, {"parameters": values})
+
+
+def expand_references(node, source, location, path):
+    """Splice `- template: file` items (relative to the including file)."""
+    if isinstance(node, dict):
+        return {
+            k: expand_references(v, source, location, path) for k, v in node.items()
+        }
+    if not isinstance(node, list):
+        return node
+    items = []
+    for item in node:
+        if isinstance(item, dict) and "template" in item and len(item) <= 2:
+            relative = str(Path(path).parent / item["template"])
+            included = instantiate(
+                source.read(location[0], location[1], relative),
+                item.get("parameters", {}),
+            )
+            (key,) = set(included) & {"steps", "jobs", "stages"}
+            items.extend(expand_references(included[key], source, location, relative))
+        else:
+            items.append(expand_references(item, source, location, path))
+    return items
+
+
+DIRECTIVE = re.compile(r"^\$\{\{\s*(if|elseif|else|each)\b\s*(.*?)\s*\}\}$")
+
+
+def render(node: Any, scope: dict[str, Any]) -> Any:
+    """Template expressions: ${{ }} values, if/elseif/else and each insertions."""
+    if isinstance(node, str):
+        whole = EXPRESSION.fullmatch(node.strip())
+        if whole:
+            return value_of(whole.group(1), scope)
+        return EXPRESSION.sub(lambda m: text_of(value_of(m.group(1), scope)), node)
+    if isinstance(node, list):
+        items: list[Any] = []
+        chain = {"taken": True}
+        for item in node:
+            if isinstance(item, dict) and len(item) == 1:
+                ((key, value),) = item.items()
+                if isinstance(key, str) and DIRECTIVE.match(key):
+                    for part, inner in inserted(key, value, scope, chain):
+                        items.extend(render(part, inner))
+                    continue
+            items.append(render(item, scope))
+        return items
+    if isinstance(node, dict):
+        result: dict[Any, Any] = {}
+        chain = {"taken": True}
+        for key, value in node.items():
+            if isinstance(key, str) and DIRECTIVE.match(key):
+                for part, inner in inserted(key, value, scope, chain):
+                    result.update(render(part, inner))
+            else:
+                result[render(key, scope)] = render(value, scope)
+        return result
+    return node
+
+
+def inserted(key: str, value: Any, scope: dict[str, Any], chain: dict[str, bool]):
+    """(value, scope) pairs a directive key inserts; `chain` links if/else."""
+    kind, expression = DIRECTIVE.match(key).groups()
+    if kind == "each":
+        name, _, collection = expression.partition(" in ")
+        return [
+            (value, {**scope, name.strip(): e}) for e in value_of(collection, scope)
+        ]
+    if kind == "if":
+        chain["taken"] = False
+    if chain["taken"]:
+        return []
+    if kind == "else" or truthy(value_of(expression, scope)):
+        chain["taken"] = True
+        return [(value, scope)]
+    return []
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.casefold() not in ("", "false", "0")
+    return bool(value)
+
+
+def text_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"  # how Azure prints a boolean
+    return str(value)
+
+
+FUNCTION_CALL = re.compile(r"^(\w+)\((.*)\)$", re.S)
+
+
+def value_of(expression: str, scope: dict[str, Any]) -> Any:
+    """A compile-time expression: literals, names, .property, [index], calls."""
+    expression = expression.strip()
+    if expression.startswith("'") and expression.endswith("'"):
+        return expression[1:-1].replace("''", "'")
+    if expression in ("true", "false"):
+        return expression == "true"
+    if call := FUNCTION_CALL.match(expression):
+        function, arguments = call.group(1), split_arguments(call.group(2))
+        values = [value_of(argument, scope) for argument in arguments]
+        functions = {
+            "replace": lambda s, old, new: text_of(s).replace(old, new),
+            "eq": lambda a, b: text_of(a).casefold() == text_of(b).casefold(),
+            "ne": lambda a, b: text_of(a).casefold() != text_of(b).casefold(),
+            "not": lambda a: not truthy(a),
+        }
+        if function not in functions:
+            raise PipelineError(f"Unsupported template function {function}()")
+        return functions[function](*values)
+    match = re.fullmatch(r"([A-Za-z_]\w*)((?:\.\w+|\[\d+\])*)", expression)
+    if not match or match.group(1) not in scope:
+        raise PipelineError(f"Unsupported template expression {expression!r}")
+    value = scope[match.group(1)]
+    for part in re.findall(r"\.\w+|\[\d+\]", match.group(2)):
+        value = value[int(part[1:-1])] if part.startswith("[") else value[part[1:]]
+    return value
+
+
+def split_arguments(text: str) -> list[str]:
+    """Top-level comma-separated arguments (commas in quotes or calls kept)."""
+    arguments, depth, quoted, current = [], 0, False, ""
+    for character in text:
+        if character == "'":
+            quoted = not quoted
+        elif not quoted and character == "(":
+            depth += 1
+        elif not quoted and character == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and character == ",":
+            arguments.append(current)
+            current = ""
+            continue
+        current += character
+    return [*arguments, current] if current.strip() else arguments

@@ -10,6 +10,7 @@ against a password-protected local index standing in for the feed.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,9 +20,24 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.baking import all_combinations, bake, combination_id
+from tests.baking import (
+    DEFAULTS,
+    GIT_IDENTITY,
+    TEMPLATE,
+    all_combinations,
+    bake,
+    combination_id,
+    copy_template,
+)
 from tests.index_server import IndexServer
-from tests.pipeline_runner import Build, LocalAgent, PipelineError, evaluate
+from tests.pipeline_runner import (
+    RUNNING_PYTHON,
+    Build,
+    LocalAgent,
+    PipelineError,
+    TemplateSource,
+    evaluate,
+)
 
 CHECK_JSONSCHEMA = [
     sys.executable,
@@ -41,6 +57,7 @@ CHECK_JSONSCHEMA = [
 # vendors microsoft/azure-pipelines-vscode's service-schema.json as is).
 UNKNOWN_TO_SCHEMA = "PublishCodeCoverageResults@2"
 SCHEMA_GAP_MESSAGE = f"'{UNKNOWN_TO_SCHEMA}' does not match '^PowerShell@2$'"
+PIPELINE = "azure-pipelines.yml"
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -62,15 +79,48 @@ def without_schema_gap(pipeline: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def pipelines(tmp_path_factory) -> dict[str, list[str]]:
-    """Every distinct generated pipeline -> the combinations that generate it."""
+def baked(tmp_path_factory) -> list[tuple[dict[str, Any], str]]:
+    """(answers, azure-pipelines.yml) of every combination."""
     root = tmp_path_factory.mktemp("pipelines")
+    return [
+        (answers, bake(root / combination_id(answers), **answers).read(PIPELINE))
+        for answers in all_combinations()
+    ]
+
+
+def distinct(baked, mode: str) -> dict[str, list[str]]:
+    """Every distinct pipeline of a mode -> the combinations that generate it."""
     by_text: dict[str, list[str]] = {}
-    for answers in all_combinations():
-        name = combination_id(answers)
-        project = bake(root / name, **answers)
-        by_text.setdefault(project.read("azure-pipelines.yml"), []).append(name)
+    for answers, text in baked:
+        if answers["pipeline"] == mode:
+            by_text.setdefault(text, []).append(combination_id(answers))
     return by_text
+
+
+@pytest.fixture(scope="module")
+def pipelines(baked) -> dict[str, list[str]]:
+    """The self-contained pipelines: the whole definition in the one file."""
+    return distinct(baked, "self-contained")
+
+
+@pytest.fixture(scope="module")
+def shared_pipelines(baked) -> dict[str, list[str]]:
+    return distinct(baked, "shared")
+
+
+@pytest.fixture(scope="module")
+def template_repository(tmp_path_factory) -> Path:
+    """The template in a git repository tagged with its release, as in Azure Repos."""
+    repository = copy_template(tmp_path_factory.mktemp("azure-repos") / "template")
+    env = {**os.environ, **GIT_IDENTITY}
+    for command in (
+        ["init", "--quiet", "--initial-branch=main"],
+        ["add", "--all"],
+        ["commit", "--quiet", "-m", "Release"],
+        ["tag", "-a", f"v{DEFAULTS['_template_version']}", "-m", "Release"],
+    ):
+        subprocess.run(["git", *command], cwd=repository, env=env, check=True)
+    return repository
 
 
 def check_jsonschema(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
@@ -87,7 +137,7 @@ def check_jsonschema(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_every_pipeline_is_valid_for_the_azure_schema_but_its_known_gap(
-    pipelines, tmp_path
+    pipelines, shared_pipelines, tmp_path
 ):
     originals, stripped = [], []
     for number, text in enumerate(pipelines):
@@ -98,7 +148,24 @@ def test_every_pipeline_is_valid_for_the_azure_schema_but_its_known_gap(
         originals.append(original)
         stripped.append(copy)
 
-    errors = check_jsonschema(originals + stripped)
+    shared = []
+    for number, text in enumerate(shared_pipelines):
+        shared.append(tmp_path / f"{number}-shared-azure-pipelines.yml")
+        shared[-1].write_text(text)
+    templates = sorted(map(str, (TEMPLATE / "pipelines").rglob("*.yml")))
+    assert templates
+
+    errors = check_jsonschema(
+        originals + stripped + shared + list(map(Path, templates))
+    )
+
+    for path in shared:
+        assert errors[str(path)] == [], errors[str(path)]
+    for template in templates:
+        # Only the library template has the coverage step the schema does not know.
+        assert [e["best_deep_match"]["message"] for e in errors[template]] == (
+            [SCHEMA_GAP_MESSAGE] if template.endswith("library.yml") else []
+        ), errors[template]
 
     for copy in stripped:
         assert errors[str(copy)] == [], errors[str(copy)]
@@ -129,8 +196,71 @@ def test_the_schema_check_catches_a_misspelled_task_input(pipelines, tmp_path):
     assert check_jsonschema([broken])[str(broken)]
 
 
-def test_every_combination_generates_a_pipeline(pipelines):
-    assert sum(map(len, pipelines.values())) == len(all_combinations())
+def test_every_combination_generates_a_pipeline(pipelines, shared_pipelines):
+    generated = [*pipelines.values(), *shared_pipelines.values()]
+    assert sum(map(len, generated)) == len(all_combinations())
+
+
+def test_shared_pipeline_is_short_and_pinned_to_the_template_release(
+    shared_pipelines,
+):
+    for text in shared_pipelines:
+        assert len(text.splitlines()) <= 30
+        (repository,) = yaml.safe_load(text)["resources"]["repositories"]
+        assert repository == {
+            "repository": "templates",
+            "type": "git",
+            "name": "myproject/cookiecutter-azure-pylib",
+            "ref": f"refs/tags/v{DEFAULTS['_template_version']}",
+        }
+
+
+SCENARIOS = {
+    "tag": Build("refs/tags/v1.2.0"),
+    "main after a tag": Build("refs/heads/main"),
+    "feature branch": Build("refs/heads/feature/retries"),
+    "mismatched tag": Build("refs/tags/v1.3.0"),
+}
+
+
+def test_both_modes_plan_the_same_run_in_every_scenario(
+    baked, template_repository, tmp_path
+):
+    def key(answers):
+        return (
+            answers["minimum_python"],
+            answers["include_dockerfile"],
+            answers["versioning"],
+        )
+
+    texts = {(answers["pipeline"], key(answers)): text for answers, text in baked}
+    templates = TemplateSource(
+        {"myproject/cookiecutter-azure-pylib": template_repository}
+    )
+    agent = LocalAgent(tmp_path, None, tmp_path / "work" / "1", templates=templates)
+    compared = 0
+    for (mode, variant), shared_text in texts.items():
+        if mode != "shared":
+            continue
+        files = {}
+        for name, text in (
+            ("shared", shared_text),
+            ("self-contained", texts[("self-contained", variant)]),
+        ):
+            files[name] = tmp_path / f"{name}.yml"
+            files[name].write_text(text)
+        plans = {}
+        for scenario, build in SCENARIOS.items():
+            shared = agent.plan(files["shared"], build)
+            assert shared == agent.plan(files["self-contained"], build), (
+                variant,
+                scenario,
+            )
+            plans[scenario] = shared
+        # The scenarios differ, so equal plans are not a plan that ignores them.
+        assert plans["tag"] != plans["feature branch"] != plans["main after a tag"]
+        compared += 1
+    assert compared == 16  # 4 minimum Pythons x Docker or not x 2 versionings
 
 
 def test_stage_and_job_names_are_valid_on_azure(pipelines):
@@ -176,17 +306,36 @@ def test_nox_fails_when_the_tested_interpreter_is_missing(pipelines):
             if "script" in step
         ]
         calls = [s for s in scripts if re.search(r"\bnox\b.* -s (tests|lint)", s)]
-        assert len(calls) == 2
+        assert len(calls) == 3  # tests: install, then run; lint
         for call in calls:
             assert "--error-on-missing-interpreters" in call, call
 
 
-def test_matrix_covers_minimum_python_to_3_14(tmp_path):
-    project = bake(tmp_path, minimum_python="3.12")
+def matrix_pythons(project) -> list[str]:
     pipeline = yaml.safe_load(project.read("azure-pipelines.yml"))
     (tests,) = [j for j in pipeline["stages"][0]["jobs"] if j["job"] == "tests"]
-    versions = [leg["python.version"] for leg in tests["strategy"]["matrix"].values()]
-    assert versions == ["3.12", "3.13", "3.14"]
+    return [leg["python.version"] for leg in tests["strategy"]["matrix"].values()]
+
+
+def test_matrix_covers_the_supported_pythons_from_the_minimum(tmp_path):
+    project = bake(tmp_path, minimum_python="3.12")
+    supported = DEFAULTS["_pythons"]
+    assert matrix_pythons(project) == supported[supported.index("3.12") :]
+
+
+def test_a_new_python_is_one_line_in_cookiecutter_json(tmp_path):
+    template = copy_template(tmp_path / "template")
+    config = template / "cookiecutter.json"
+    line = f'  "_pythons": {json.dumps(DEFAULTS["_pythons"])},\n'
+    assert line in config.read_text()
+    pythons = [*DEFAULTS["_pythons"], "3.16"]
+    config.write_text(
+        config.read_text().replace(line, f'  "_pythons": {json.dumps(pythons)},\n')
+    )
+
+    project = bake(tmp_path / "bake", template=template, minimum_python="3.13")
+
+    assert matrix_pythons(project) == pythons[pythons.index("3.13") :]
 
 
 def test_docker_job_exists_only_with_a_dockerfile(tmp_path):
@@ -223,6 +372,104 @@ def test_docs_show_the_badge_and_how_releases_reach_the_feed(tmp_path):
     assert "a `v1.2.0` tag publishes `1.2.0`" in section
     assert "Build validation" in section
     assert "Feed Publisher" in section
+
+
+def jobs_of(pipeline: dict[str, Any]):
+    for stage in pipeline["stages"]:
+        yield from stage["jobs"]
+
+
+def installs(step: dict[str, Any]) -> bool:
+    """Whether a step may download a package."""
+    script = step.get("script", "")
+    return bool(re.search(r"\b(pip|uv|nox)\b", script)) or step.get("task") in (
+        "PipAuthenticate@1",  # the boundary itself
+    )
+
+
+def test_nothing_is_installed_before_the_feed_is_authenticated(pipelines):
+    for text in pipelines:
+        for job in jobs_of(yaml.safe_load(text)):
+            steps = job["steps"]
+            (authenticate,) = [
+                i for i, s in enumerate(steps) if s.get("task") == "PipAuthenticate@1"
+            ]
+            early = [s for s in steps[:authenticate] if installs(s)]
+            assert early == [], (job["job"], early)
+            # The feed comes from pyproject.toml, read by Python alone.
+            (read,) = [s for s in steps[:authenticate] if "script" in s]
+            assert read["script"] == 'python -c "$(readPyproject)"'
+
+
+def test_ci_tools_come_from_one_pinned_group_in_pyproject(pipelines, tmp_path):
+    project = bake(tmp_path)
+    pins = project.pyproject["dependency-groups"]["ci"]
+    names = [re.split(r"==", pin)[0] for pin in pins]
+    assert {"nox", "uv"} <= set(names)
+    assert all(re.fullmatch(r"[a-z0-9-]+==[0-9][0-9.]*", pin) for pin in pins), pins
+    for text in pipelines:
+        installs_of_tools = [
+            step["script"]
+            for _, _, _, step in steps_of(yaml.safe_load(text))
+            if re.search(r"pip install", step.get("script", ""))
+        ]
+        assert installs_of_tools
+        assert set(installs_of_tools) == {"python -m pip install $(ciTools)"}
+
+
+def test_one_coverage_report_for_all_pythons(pipelines):
+    for text in pipelines:
+        pipeline = yaml.safe_load(text)
+        jobs = {job["job"]: job for job in jobs_of(pipeline)}
+        reports = [
+            job["job"]
+            for job in jobs.values()
+            for step in job["steps"]
+            if step.get("task") == "PublishCodeCoverageResults@2"
+        ]
+        assert reports == ["coverage"]
+        assert jobs["coverage"]["dependsOn"] == "tests"
+        scripts = " ".join(s.get("script", "") for s in jobs["coverage"]["steps"])
+        assert "nox -s coverage" in scripts
+        published = [
+            s["inputs"]["artifact"]
+            for s in jobs["tests"]["steps"]
+            if s.get("task") == "PublishPipelineArtifact@1"
+        ]
+        assert published == ["reports-$(python.version)"]
+
+
+def test_result_steps_run_only_after_tests_that_ran(pipelines):
+    """A failed install is one red error, not one more per missing result file."""
+    for text in pipelines:
+        tests = next(j for j in jobs_of(yaml.safe_load(text)) if j["job"] == "tests")
+        for step in tests["steps"]:
+            condition = step.get("condition", "succeeded()")
+            if "succeededOrFailed()" in condition or "always()" in condition:
+                assert "eq(variables['testsRan'], 'true')" in condition, step
+
+
+def test_setup_docs_name_both_build_identities_and_the_parallelism_grant(
+    tmp_path,
+):
+    project = bake(tmp_path, azure_project="Data Platform", azure_organization="acme")
+    docs = pipeline_docs(project)
+    assert "Project Collection Build Service (acme)" in docs
+    assert "Data Platform Build Service (acme)" in docs
+    assert "Limit job authorization scope" in docs
+    assert "parallelism" in docs and "one after another" in docs
+
+
+def pipeline_docs(project) -> str:
+    """docs/pipeline.md, or the README's Continuous integration section, with
+    its lines joined."""
+    if project.exists("docs/pipeline.md"):
+        text = project.read("docs/pipeline.md")
+    else:
+        readme = project.read("README.md")
+        text = readme[readme.index("## Continuous integration") :]
+        text = text[: text.find("\n## ", 1)]
+    return " ".join(text.split())
 
 
 # --- the condition evaluator the local run relies on -------------------------
@@ -347,6 +594,14 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     assert "v1.3.0" in failed.output and "1.2.0" in failed.output
     assert index_server.files() == sorted(release + development)
 
+    # One coverage report, combined from the data the tests job published.
+    downloaded = main.ran("coverage", "Download the coverage data").output
+    assert f"reports-{RUNNING_PYTHON}/.coverage." in downloaded
+    published = main.ran("coverage", "PublishCodeCoverageResults@2").output
+    assert re.fullmatch(
+        r"coverage: coverage\.xml \([1-9]\d* of [1-9]\d* lines\)", published
+    )
+
     for name, result in [
         ("tag", tag),
         ("main", main),
@@ -357,3 +612,31 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
         for step in result.steps:
             if step.job == "publish" and step.outcome != "skipped":
                 print(f"--- {step.name}: {step.outcome}\n{step.output[-1500:]}")
+
+
+@pytest.mark.slow
+def test_a_failed_install_is_the_one_red_error_of_its_job(
+    tmp_path: Path, index_server: IndexServer
+):
+    project = bake(
+        tmp_path / "bake",
+        minimum_python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        include_dockerfile=False,
+    )
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "dependencies = []", 'dependencies = ["not-on-the-feed-anywhere"]'
+        )
+    )
+    project.git("commit", "--quiet", "-am", "Depend on a package the feed lacks")
+    agent = LocalAgent(project.path, index_server, tmp_path / "agent" / "work" / "1")
+
+    result = agent.run(project.path / "azure-pipelines.yml", Build("refs/heads/main"))
+
+    failed = [(s.job, s.name) for s in result.steps if s.outcome == "failed"]
+    assert failed == [
+        ("tests py3{}".format(sys.version_info.minor), "Install the test environment")
+    ], result.output
+    assert "coverage" in result.jobs_skipped
+    assert index_server.password not in result.output

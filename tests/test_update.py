@@ -7,7 +7,7 @@ template, the way an organisation hosts the template in its own repository.
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import TEMPLATE, bake, load_module
+from tests.baking import TEMPLATE, bake, isolated_git_env, load_module
 
 # What `cruft create` needs from the template repository.
 TEMPLATE_PARTS = ["cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}"]
@@ -33,26 +33,6 @@ FIRST_COMMIT = [
 def load_post_gen_hook():
     """The hook module; its Jinja lives only in the `__main__` block."""
     return load_module(TEMPLATE / "hooks" / "post_gen_project.py", "post_gen_project")
-
-
-def isolated_git_env(home: Path) -> dict[str, str]:
-    """An environment where git and cookiecutter ignore the user's own settings."""
-    home.mkdir(parents=True, exist_ok=True)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GIT_", "COOKIECUTTER_"))
-    }
-    env.update(
-        HOME=str(home),
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="Test Author",
-        GIT_AUTHOR_EMAIL="author@example.com",
-        GIT_COMMITTER_NAME="Test Author",
-        GIT_COMMITTER_EMAIL="author@example.com",
-    )
-    return env
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True):
@@ -211,6 +191,33 @@ def test_hook_under_plain_cookiecutter_makes_the_first_commit(
     ).stdout
     # One commit, subject and files.
     assert log == "Initial commit from cookiecutter-azure-pylib\n\nREADME.md\n"
+
+
+def test_hook_without_git_suggests_a_first_commit_that_works_when_pasted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("# Project\n")
+    hook = load_post_gen_hook()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+
+    message = hook.post_generate(
+        project, "Platform Team", "platform@example.com", cruft_template_commit=""
+    )
+    monkeypatch.undo()
+
+    assert not (project / ".git").exists()
+    (command,) = re.findall(r"`([^`]+)`", message)
+    assert str(project) in message
+    env = isolated_git_env(tmp_path / "home")
+    subprocess.run(["bash", "-c", command], cwd=project, env=env, check=True)
+    log = subprocess.run(
+        ["git", "log", "--format=%s %D"], cwd=project, env=env, capture_output=True
+    )
+    assert log.stdout.decode() == (
+        "Initial commit from cookiecutter-azure-pylib HEAD -> main\n"
+    )
 
 
 def test_plain_cookiecutter_bake_is_committed_whole(
@@ -392,3 +399,37 @@ def test_project_baked_with_cookiecutter_adopts_cruft_with_link(
 
     assert project.changed_files == {".gitignore", ".cruft.json"}
     assert project.read(".gitignore").rstrip().endswith(".ruff_cache/")
+
+
+@pytest.mark.slow
+def test_update_to_the_next_release_moves_only_the_shared_pipelines_ref(
+    tmp_path: Path, template: TemplateRepository
+) -> None:
+    template.tag("v1.0.0")
+    context = template.path / "cookiecutter.json"
+    text = context.read_text(encoding="utf-8")
+    raised = text.replace(
+        '"_template_version": "1.0.0"', '"_template_version": "1.1.0"'
+    )
+    assert raised != text
+    context.write_text(raised, encoding="utf-8")
+    template.edit_generated(".gitignore", lambda text: text + "\n.ruff_cache/\n")
+    template.commit("Release 1.1.0")
+    template.tag("v1.1.0")
+    shared = json.dumps({"pipeline": "shared"})
+    project = create_project(
+        template,
+        tmp_path / "projects",
+        "--checkout",
+        "v1.0.0",
+        "--extra-context",
+        shared,
+    )
+    before = project.read("azure-pipelines.yml").splitlines()
+
+    project.cruft("update", "--skip-apply-ask", "--checkout", "v1.1.0")
+
+    after = project.read("azure-pipelines.yml").splitlines()
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert changed == [("    ref: refs/tags/v1.0.0", "    ref: refs/tags/v1.1.0")]
+    assert ".ruff_cache/" in project.read(".gitignore")  # the rest of the release

@@ -41,6 +41,11 @@ GOOD = {
     "license": CHOICES["license"],
     "feed_scope": CHOICES["feed_scope"],
     "versioning": CHOICES["versioning"],
+    "pipeline": CHOICES["pipeline"],
+    "pipeline_templates_repository": [
+        "myproject/cookiecutter-azure-pylib",
+        "Data Platform/templates",
+    ],
 }
 
 

@@ -1,0 +1,352 @@
+"""The ```bash blocks of the docs run as written, the way a user pastes them.
+
+Two sessions, each one terminal that keeps its working directory and
+environment from block to block: the template's README.md in a fresh clone of
+the template, and the generated project's README.md and docs/*.md in a freshly
+baked project. The machine is a fresh one: HOME, git and pip settings of
+their own, and on PATH only git, a Python and (for the uv route) uv.
+
+Only what the docs themselves mark as yours to fill in is substituted:
+`$TEMPLATE` (the template's git URL) is a bare repository standing in for the
+organisation's; `vX.Y.Z` is a release number; a PAT "from your secret store"
+is the password of a local pypiserver (tests/index_server.py) whose URL takes
+the feed's place; questions are answered through stdin; `TWINE_REPOSITORY_URL`,
+documented for it, sends the upload there. nox sees only the running Python
+(NOXFORCEPYTHON), as on a machine with one interpreter.
+
+Every block is either run or listed in NOT_RUN with the reason; a block that
+is neither fails test_every_documented_command_is_run_or_listed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uv
+
+from tests.baking import (
+    EVERYTHING_ON,
+    TEMPLATE,
+    BakedProject,
+    bake,
+    hosted_template,
+    isolated_git_env,
+)
+from tests.index_server import IndexServer, isolated_environment, running_index_server
+
+TEMPLATE_README = "template:README.md"  # the project's own pages keep their names
+PROJECT = "my-shared-utils"
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+# Blocks not run here, by page and how the block starts, and why.
+NOT_RUN = {
+    (TEMPLATE_README, "nox -s tests\n"): "the template's whole suite, which this "
+    "test is part of (.ci/run runs it as written)",
+    (TEMPLATE_README, 'nox -s tests -- -m "not slow"'): "the template's own suite "
+    "and benchmark, which this test is part of (.ci/run runs nox -s tests, lint)",
+    ("docs/setup.md", "pipx install keyring"): "needs Azure DevOps: "
+    "artifacts-keyring signs in with an Azure DevOps account",
+    ("docs/setup.md", "export UV_DEFAULT_INDEX=https://VssSessionToken"): "needs "
+    "Azure DevOps: the token comes from artifacts-keyring",
+    ("docs/publishing.md", "nox -s publish\n"): "needs Azure DevOps: "
+    "artifacts-keyring signs in with an Azure DevOps account",
+    ("docs/docker.md", "export PIP_INDEX_URL="): "needs a Docker engine "
+    "(tests/test_docker.py checks its options against the Dockerfile)",
+    ("docs/docker.md", "FEED=https://"): "needs Azure DevOps: the token comes "
+    "from artifacts-keyring (and a Docker engine for the build)",
+}
+
+# Blocks the two sessions below run, by page and how the block starts.
+RUN = {
+    (TEMPLATE_README, "python3 -m venv .venv"),
+    (TEMPLATE_README, "python bake.py --no-input"),
+    (TEMPLATE_README, "python3 -m pip install cruft"),
+    (TEMPLATE_README, "cruft check"),
+    (TEMPLATE_README, "cruft update --skip-apply-ask"),
+    (TEMPLATE_README, "cd my-shared-utils"),
+    (TEMPLATE_README, "git tag --annotate vX.Y.Z"),
+    (TEMPLATE_README, "cruft update --checkout v1.3.0"),
+    ("docs/setup.md", "export AZURE_ARTIFACTS_PAT="),
+    ("README.md", "python3 -m venv .venv && . .venv/bin/activate"),
+    ("README.md", "uv venv"),
+    ("README.md", "git tag -a v1.2.0"),
+    ("docs/publishing.md", "TWINE_"),
+    ("README.md", "pip install "),
+}
+
+BLOCK = re.compile(r"^( *)```bash\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
+
+
+def bash_blocks(markdown: str) -> list[str]:
+    """The ```bash blocks of a page, the indentation of list items removed."""
+    return [textwrap.dedent(block) for _, block in BLOCK.findall(markdown)]
+
+
+def classify(page: str, block: str) -> str:
+    """'run', the reason the block is not run, or '' when it is in neither list."""
+    for (listed_page, start), reason in NOT_RUN.items():
+        if listed_page == page and block.startswith(start):
+            return reason
+    run = any(page == listed and block.startswith(start) for listed, start in RUN)
+    return "run" if run else ""
+
+
+def documentation(project: BakedProject) -> dict[str, str]:
+    """The template's README and the project's pages, by page name."""
+    return {TEMPLATE_README: (TEMPLATE / "README.md").read_text()} | (
+        project.documentation()
+    )
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{}, {"include_dockerfile": False, "versioning": "static"}, EVERYTHING_ON],
+    ids=["defaults", "static-no-docker", "everything-on"],
+)
+def test_every_documented_command_is_run_or_listed(tmp_path: Path, answers):
+    pages = documentation(bake(tmp_path, **answers))
+    unclassified = [
+        f"{page}:\n{block}"
+        for page, text in pages.items()
+        for block in bash_blocks(text)
+        if not classify(page, block)
+    ]
+    assert unclassified == [], (
+        "each ```bash block must be run by a test here or listed in NOT_RUN:\n"
+        + "\n".join(unclassified)
+    )
+
+
+@pytest.mark.parametrize("page, start", NOT_RUN, ids=lambda value: value[:24])
+def test_listed_command_is_not_run_here(tmp_path: Path, page: str, start: str):
+    pages = documentation(bake(tmp_path, **EVERYTHING_ON))
+    assert any(block.startswith(start) for block in bash_blocks(pages[page]))
+    first_line = start.splitlines()[0]
+    pytest.skip(f"{page}: `{first_line} ...` is not run: {NOT_RUN[page, start]}")
+
+
+# --- the sessions ------------------------------------------------------------
+
+
+class Terminal:
+    """bash, block after block, keeping the working directory and environment."""
+
+    def __init__(self, pages: dict[str, str], cwd: Path, env: dict[str, str]):
+        self.pages, self.cwd, self.env = pages, cwd, env
+        self.ran: set[tuple[str, str]] = set()
+
+    def block(self, page: str, start: str) -> str:
+        (block,) = [b for b in bash_blocks(self.pages[page]) if b.startswith(start)]
+        return block
+
+    def paste(
+        self,
+        page: str,
+        start: str,
+        stdin: str = "",
+        replace: dict[str, str] | None = None,
+    ) -> str:
+        """Run the block as pasted, with the placeholders the page names filled in."""
+        block = written = self.block(page, start)
+        for placeholder, value in (replace or {}).items():
+            assert placeholder in block, placeholder
+            block = block.replace(placeholder, value)
+        with tempfile.TemporaryDirectory() as state:
+            save = f'\npwd > "{state}/cwd"\nenv -0 > "{state}/env"\n'
+            result = subprocess.run(
+                ["bash", "-c", "set -eo pipefail\n" + block + save],
+                cwd=self.cwd,
+                env=self.env,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            assert result.returncode == 0, (
+                f"{page}: this block failed with exit code {result.returncode}:\n"
+                f"{block}--- stdout ---\n{result.stdout}\n"
+                f"--- stderr ---\n{result.stderr}"
+            )
+            self.cwd = Path(Path(state, "cwd").read_text().strip())
+            variables = Path(state, "env").read_text().split("\0")
+        self.env = dict(item.split("=", 1) for item in variables if "=" in item)
+        self.ran.add((page, written))
+        return result.stdout + result.stderr
+
+    def shell(self, command: str, cwd: Path | None = None) -> str:
+        """A step of the test's own (not a documented one), in the same environment."""
+        return subprocess.run(
+            ["bash", "-c", command],
+            cwd=cwd or self.cwd,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    def assert_ran_every_block_to_run(self) -> None:
+        listed_to_run = {
+            (page, block)
+            for page, text in self.pages.items()
+            for block in bash_blocks(text)
+            if classify(page, block) == "run"
+        }
+        assert listed_to_run - self.ran == set()
+
+
+def fresh_machine(home: Path, tools: Path, **variables: str) -> dict[str, str]:
+    """HOME, git and pip settings of its own; on PATH git, bash, a Python and uv."""
+    tools.mkdir(parents=True)
+    python = Path(getattr(sys, "_base_executable", sys.executable))
+    for name in ("python3", f"python{PYTHON}"):
+        (tools / name).symlink_to(python)
+    (tools / "uv").symlink_to(uv.find_uv_bin())
+    env = {
+        name: value
+        for name, value in isolated_environment(**isolated_git_env(home)).items()
+        if not name.startswith(("VIRTUAL_ENV", "PYTHON", "NOX", "CONDA"))
+    }
+    env.update(PATH=os.pathsep.join([str(tools), "/usr/bin", "/bin"]), **variables)
+    return env
+
+
+@pytest.mark.slow
+def test_template_readme_commands_work_as_written(tmp_path: Path):
+    home = tmp_path / "home"
+    setup = isolated_git_env(tmp_path / "setup-home")
+    hosted = hosted_template(tmp_path, setup)
+    subprocess.run(
+        ["git", "-C", hosted, "tag", "-a", "v1.2.0", "-m", "1.2.0"],
+        env=setup,
+        check=True,
+    )
+    env = fresh_machine(
+        home,
+        tmp_path / "tools",
+        TEMPLATE=f"file://{hosted.as_posix()}",
+        NOXFORCEPYTHON=PYTHON,
+    )
+    clone = tmp_path / "tpl"  # named otherwise than the template, as users may
+    subprocess.run(["git", "clone", "-q", hosted, clone], env=env, check=True)
+    readme = {TEMPLATE_README: (TEMPLATE / "README.md").read_text()}
+    terminal = Terminal(readme, clone, env)
+
+    # Quick start, in the clone: bake the defaults, and the first nox is green.
+    terminal.paste(TEMPLATE_README, "python3 -m venv .venv")
+    terminal.shell("cd my-shared-utils && nox")
+
+    # cruft: create (the questions answered with the defaults), check and diff.
+    terminal.cwd = home
+    terminal.paste(TEMPLATE_README, "python3 -m pip install cruft", "\n" * 40)
+    created = terminal.cwd
+    assert created == home / PROJECT
+    terminal.paste(TEMPLATE_README, "cruft check")
+
+    def template_commit(ignored: str) -> None:
+        """The template moves on: one more line in the generated .gitignore."""
+        gitignore = clone / "{{cookiecutter.project_slug}}" / ".gitignore"
+        gitignore.write_text(gitignore.read_text() + f"{ignored}\n")
+        terminal.shell(f"git commit -qam 'Ignore {ignored}' && git push -q", clone)
+
+    template_commit(".ruff_cache/")
+    terminal.paste(TEMPLATE_README, "cruft update --skip-apply-ask")
+    assert ".ruff_cache/" in (created / ".gitignore").read_text()
+    assert terminal.shell("git status --porcelain", created) == ""
+
+    # Adopting cruft in the project the Quick start baked in the clone.
+    terminal.cwd = clone
+    terminal.paste(TEMPLATE_README, "cd my-shared-utils")
+    assert (clone / PROJECT / ".cruft.json").is_file()
+
+    # bake.py in the clone (after the adoption: its bakes replace the replay
+    # file): the given answers, then prompted ones (a new name, other defaults).
+    terminal.cwd = clone
+    terminal.paste(TEMPLATE_README, "python bake.py", "Prompted Utils\n" + "\n" * 40)
+    assert "Data%20Platform" in (home / "src/my-shared-utils/README.md").read_text()
+    assert (home / "src/prompted-utils/pyproject.toml").is_file()
+
+    # A release of the template (the entries moved and committed), then follow it.
+    template_commit(".mypy_cache/")
+    terminal.cwd = clone
+    terminal.paste(
+        TEMPLATE_README, "git tag --annotate vX.Y.Z", replace={"X.Y.Z": "1.3.0"}
+    )
+    terminal.cwd = created
+    terminal.paste(TEMPLATE_README, "cruft update --checkout v1.3.0")
+    assert ".mypy_cache/" in (created / ".gitignore").read_text()
+
+    terminal.assert_ran_every_block_to_run()
+
+
+@pytest.fixture
+def index_server(tmp_path: Path) -> Iterator[IndexServer]:
+    with running_index_server(tmp_path / "index") as server:
+        yield server
+
+
+@pytest.mark.slow
+def test_generated_docs_commands_work_as_written(
+    tmp_path: Path, index_server: IndexServer
+):
+    project = bake(tmp_path / "baked")
+    pages = project.documentation()
+    env = fresh_machine(
+        tmp_path / "home",
+        tmp_path / "tools",
+        NOXFORCEPYTHON=PYTHON,
+        TWINE_REPOSITORY_URL=index_server.upload_url,
+    )
+    terminal = Terminal(pages, project.path, env)
+    origin = tmp_path / "origin.git"  # Azure Repos' stand-in for the release tag
+    terminal.shell(f"git init -q --bare {origin} && git remote add origin {origin}")
+
+    # One-time setup with a PAT, the local index in the feed's place.
+    feed = re.search(r"@(pkgs\.dev\.azure\.com/\S*?/simple/)", pages["docs/setup.md"])
+    local = index_server.simple_url.removeprefix("http://")
+    terminal.paste(
+        "docs/setup.md",
+        "export AZURE_ARTIFACTS_PAT=",
+        replace={
+            "AZURE_ARTIFACTS_PAT=...": f"AZURE_ARTIFACTS_PAT={index_server.password}",
+            f"https://build:${{AZURE_ARTIFACTS_PAT}}@{feed.group(1)}": (
+                f"http://build:${{AZURE_ARTIFACTS_PAT}}@{local}"
+            ),
+        },
+    )
+
+    # Develop with uv, then start over with pip (nox's environments stay);
+    # the pip route's virtual environment stays active from here on.
+    terminal.paste("README.md", "uv venv")
+    terminal.shell("rm -r .venv")
+    terminal.paste("README.md", "python3 -m venv .venv && . .venv/bin/activate")
+
+    # Release: tag and push, then publish from this machine with the PAT.
+    terminal.paste("README.md", "git tag -a v1.2.0")
+    assert "refs/tags/v1.2.0" in terminal.shell(f"git ls-remote --tags {origin}")
+    terminal.paste("docs/publishing.md", "TWINE_")
+    assert f"{project.package}-1.2.0-py3-none-any.whl" in index_server.files()
+
+    # Install in another project's fresh virtual environment, and use it.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    terminal.shell("python3 -m venv .venv", elsewhere)
+    terminal.cwd = elsewhere
+    terminal.env["VIRTUAL_ENV"] = str(elsewhere / ".venv")
+    terminal.env["PATH"] = f"{elsewhere}/.venv/bin{os.pathsep}{terminal.env['PATH']}"
+    terminal.paste("README.md", "pip install ")
+    (use,) = re.findall(r"^```python\n(.*?)^```", pages["README.md"], re.M | re.S)
+    printed = terminal.shell(f"python -c {shlex.quote(use)}")
+    assert printed == "[0, 1, 2, 3]\n[4, 5, 6, 7]\n[8, 9]\n"
+
+    terminal.assert_ran_every_block_to_run()
+    folders = (project.path, elsewhere, tmp_path / "home")
+    assert index_server.files_holding_the_password(*folders) == []
