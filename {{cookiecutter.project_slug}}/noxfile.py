@@ -33,6 +33,8 @@ SUPPORTED = nox.project.python_versions(PYPROJECT)
 FEED = PYPROJECT["tool"]["azure-artifacts"]
 REPORTS = Path("reports")  # test and coverage reports; the pipeline publishes them
 DIST = Path("dist")
+BUILD_TOOLS = ["build[uv]>=1.3", "twine>=6.2"]
+COVERAGE = "coverage[toml]>=7.10"
 COPY = "import shutil, sys; shutil.copy(*sys.argv[1:])"  # skipped by `nox -R`
 
 # Installs go through the index pip is configured with, the feed: uv ignores
@@ -94,7 +96,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(default=False)
 def coverage(session: nox.Session) -> None:
     """Combine the coverage of every Python into reports/coverage.xml."""
-    session.install("coverage[toml]>=7.10")
+    session.install(COVERAGE)
     data = ["--data-file", str(REPORTS / ".coverage")]
     session.run("coverage", "combine", "--keep", *data, *REPORTS.glob(".coverage.py*"))
     session.run("coverage", "xml", *data, "-o", str(REPORTS / "coverage.xml"))
@@ -125,7 +127,7 @@ def format(session: nox.Session) -> None:
 @nox.session(default=False)
 def build(session: nox.Session) -> None:
     """Build the wheel and sdist into dist/ and check their metadata."""
-    session.install("build[uv]>=1.3", "twine>=6.2")
+    session.install(*BUILD_TOOLS)
     shutil.rmtree(DIST, ignore_errors=True)
     session.run("python", "-m", "build", "--installer=uv")
     session.run("twine", "check", "--strict", *DIST.glob("*"))
