@@ -237,6 +237,16 @@ def bake(
     return BakedProject(Path(project), answers)
 
 
+def python_classifiers(project: BakedProject) -> list[str]:
+    """The Python versions the trove classifiers name, e.g. ["3.12", "3.13"]."""
+    prefix = "Programming Language :: Python :: 3."
+    return [
+        classifier.rsplit(" ", 1)[1]
+        for classifier in project.pyproject["project"]["classifiers"]
+        if classifier.startswith(prefix)
+    ]
+
+
 # What cookiecutter and cruft need from the template repository, and what the
 # shared pipeline mode reads from it.
 TEMPLATE_PARTS = [
@@ -461,14 +471,16 @@ def load_module(path: Path, name: str) -> ModuleType:
 def make_wheel(folder: Path, name: str, version: str) -> Path:
     """A minimal pure-Python wheel, as an internal package on the feed would be.
 
-    Its module `name` (underscored) has `VERSION` and `answer()` returning 42.
+    Its module `name` (underscored) has `VERSION` and `answer()` returning 42,
+    and is typed (py.typed), as libraries made from the template are.
     """
     module = name.replace("-", "_")
     dist_info = f"{module}-{version}.dist-info"
     files = {
         f"{module}/__init__.py": (
-            f'VERSION = "{version}"\n\n\ndef answer():\n    return 42\n'
+            f'VERSION = "{version}"\n\n\ndef answer() -> int:\n    return 42\n'
         ),
+        f"{module}/py.typed": "",
         f"{dist_info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
         ),

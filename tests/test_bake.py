@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.baking import all_combinations, bake, combination_id
+from packaging.requirements import Requirement
+
+from tests.baking import (
+    DEFAULTS,
+    all_combinations,
+    bake,
+    combination_id,
+    python_classifiers,
+)
 from tests.static_checks import assert_static_checks_pass
 
 COMBINATIONS = all_combinations()
@@ -21,25 +29,35 @@ def test_every_combination_bakes_a_clean_project(
     project = bake(tmp_path, **answers)
 
     assert_static_checks_pass(project)
-    assert project.exists("LICENSE") == (answers["license"] != "Proprietary")
+    assert project.exists("LICENSE")
     assert project.exists("Dockerfile") == answers["include_dockerfile"]
     assert project.exists("docs/docker.md") == answers["include_dockerfile"]
-    assert ("setuptools_scm" in project.pyproject["tool"]) == (
+    assert ("hatch" in project.pyproject["tool"]) == (
         answers["versioning"] == "git-tags"
     )
 
 
-@pytest.mark.parametrize("minimum", ["3.11", "3.13"])
-def test_supported_pythons_run_from_the_minimum_up_to_3_14(tmp_path: Path, minimum):
+@pytest.mark.parametrize("minimum", DEFAULTS["minimum_python"])
+def test_supported_pythons_run_from_the_minimum_to_the_newest_the_template_knows(
+    tmp_path: Path, minimum
+):
     project = bake(tmp_path, minimum_python=minimum)
 
-    classifiers = project.pyproject["project"]["classifiers"]
-    versions = [
-        c.rsplit(" ", 1)[1] for c in classifiers if c.count("::") == 2 and "3." in c
-    ]
-    first = int(minimum.split(".")[1])
-    assert versions == [f"3.{minor}" for minor in range(first, 15)]
+    pythons = DEFAULTS["_pythons"]
+    assert python_classifiers(project) == pythons[pythons.index(minimum) :]
     assert project.pyproject["project"]["requires-python"] == f">={minimum}"
+
+
+def test_every_minimum_python_choice_is_a_supported_python():
+    pythons = DEFAULTS["_pythons"]
+    assert set(DEFAULTS["minimum_python"]) <= set(pythons)
+    assert DEFAULTS["minimum_python"][0] == pythons[0]
+    assert pythons == sorted(pythons, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def test_every_project_says_how_mature_it_is(default_project):
+    classifiers = default_project.pyproject["project"]["classifiers"]
+    assert [c for c in classifiers if c.startswith("Development Status ::")]
 
 
 def test_defaults_bake_my_shared_utils_with_its_package(default_project):
@@ -49,17 +67,23 @@ def test_defaults_bake_my_shared_utils_with_its_package(default_project):
     assert default_project.exists("src/my_shared_utils/py.typed")
 
 
-def test_build_backend_is_setuptools_build_meta(default_project):
-    assert (
-        default_project.pyproject["build-system"]["build-backend"]
-        == "setuptools.build_meta"
-    )
+def test_build_backend_is_hatchling_with_versions_from_git_without_local_part(
+    default_project,
+):
+    pyproject = default_project.pyproject
+    assert pyproject["build-system"]["build-backend"] == "hatchling.build"
+    assert "hatch-vcs>=0.5" in pyproject["build-system"]["requires"]
+    version = pyproject["tool"]["hatch"]["version"]
+    assert version["raw-options"]["local_scheme"] == "no-local-version"
 
 
 def test_proprietary_code_cannot_be_uploaded_to_public_pypi(default_project):
     pyproject = default_project.pyproject["project"]
     assert "Private :: Do Not Upload" in pyproject["classifiers"]
     assert pyproject["license"] == "LicenseRef-Proprietary"
+    licence = default_project.read("LICENSE")
+    assert "All rights reserved" in licence
+    assert "internal use within myorg" in " ".join(licence.split())
 
 
 def test_open_source_licences_ship_their_text(tmp_path: Path):
@@ -75,7 +99,43 @@ def test_each_runtime_extra_becomes_an_optional_dependency(tmp_path: Path):
     project = bake(tmp_path, extras="redis, postgres")
 
     extras = project.pyproject["project"]["optional-dependencies"]
-    assert set(extras) == {"test", "lint", "dev", "redis", "postgres"}
+    assert set(extras) == {"redis", "postgres"}
+
+
+def test_development_tools_are_dependency_groups_not_extras(default_project):
+    pyproject = default_project.pyproject
+
+    assert "optional-dependencies" not in pyproject["project"]
+    groups = pyproject["dependency-groups"]
+    assert {"test", "lint", "typecheck", "dev"} <= set(groups)  # and the pipeline's ci
+    included = [
+        item["include-group"] for item in groups["dev"] if "include-group" in item
+    ]
+    assert included == ["test", "lint", "typecheck"]
+    assert any(
+        spec.startswith("nox") for spec in groups["dev"] if isinstance(spec, str)
+    )
+
+
+def test_keyring_is_skipped_where_artifacts_keyring_has_no_wheel(default_project):
+    (keyring,) = [
+        Requirement(spec)
+        for spec in default_project.pyproject["dependency-groups"]["dev"]
+        if isinstance(spec, str) and spec.startswith("artifacts-keyring")
+    ]
+
+    # artifacts-keyring 1.0.0: cp314 wheels for macOS and Windows only, no cp315.
+    def wanted(python: str, platform: str) -> bool:
+        return keyring.marker.evaluate(
+            {"python_version": python, "sys_platform": platform}
+        )
+
+    assert wanted("3.13", "linux") and wanted("3.11", "win32")
+    assert wanted("3.14", "darwin") and wanted("3.14", "win32")
+    assert not wanted("3.14", "linux")
+    assert not any(
+        wanted("3.15", platform) for platform in ("linux", "darwin", "win32")
+    )
 
 
 def test_the_baked_project_is_a_git_repository_with_one_clean_commit(default_project):
@@ -96,7 +156,8 @@ def test_scm_version_is_the_tag_and_dev_versions_count_up_from_it(
     for number in range(commits_after_tag):
         default_project.git("commit", "--allow-empty", "-m", f"change {number}")
 
-    version = default_project.run(sys.executable, "-m", "setuptools_scm").stdout.strip()
+    version = default_project.run(sys.executable, "-m", "hatchling", "version").stdout
+    version = version.strip()
 
     assert version == expected
 

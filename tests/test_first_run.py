@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import venv
+import zipfile
+from email.parser import Parser
 from pathlib import Path
 
 import pytest
 
-from tests.baking import EVERYTHING_ON, BakedProject, bake
+from tests.baking import DEFAULTS, EVERYTHING_ON, BakedProject, bake
 
 pytestmark = pytest.mark.slow
+
+# Punctuation that PEP 621 tools would quote into Author-email as a display name.
+AUTHOR = "Data Tools (Core), Inc."
 
 
 def installed_and_imported(project: BakedProject, tmp_path: Path) -> str:
@@ -28,8 +35,17 @@ def installed_and_imported(project: BakedProject, tmp_path: Path) -> str:
     ).stdout
 
 
+def wheel_metadata(project: BakedProject) -> dict[str, str]:
+    (wheel,) = (project.path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return dict(Parser().parsestr(archive.read(name).decode()).items())
+
+
 @pytest.mark.parametrize(
-    "answers", [{}, EVERYTHING_ON], ids=["defaults", "everything-on"]
+    "answers",
+    [{}, {**EVERYTHING_ON, "author_name": AUTHOR}],
+    ids=["defaults", "everything-on"],
 )
 def test_first_nox_run_passes_and_the_wheel_installs_and_imports(
     tmp_path: Path, answers
@@ -37,16 +53,67 @@ def test_first_nox_run_passes_and_the_wheel_installs_and_imports(
     project = bake(tmp_path / "bake", **answers)
 
     result = project.nox()
+    project.nox("-s", "build")
 
-    for session in ("tests", "lint", "build"):
-        assert re.search(rf"\* {session}-[\d.]+: success", result.stderr), session
+    for session in ("tests", "typecheck", "lint"):
+        assert re.search(rf"\* {session}(-[\d.]+)?: success", result.stderr), session
     assert sorted(path.suffix for path in (project.path / "dist").iterdir()) == [
         ".gz",
         ".whl",
     ]
-    assert list((project.path / "reports").glob("junit-py*.xml"))
+    (junit,) = (project.path / "reports").glob("junit-py*.xml")
+    assert "batching.chunked" in junit.read_text()  # the docstring example ran
     assert list((project.path / "reports").glob("coverage-py*.xml"))
     assert (
         installed_and_imported(project, tmp_path)
         == f"{project.distribution} 0.1.dev1\n"
     )
+    metadata = wheel_metadata(project)
+    assert metadata["Author"] == answers.get("author_name", "Platform Team")
+    assert metadata["Author-email"] == "platform-team@example.com"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> BakedProject:
+    return bake(tmp_path_factory.mktemp("bake"))
+
+
+def missing_supported_python() -> str:
+    """The newest supported Python this machine cannot run."""
+    return next(
+        python
+        for python in reversed(DEFAULTS["_pythons"])
+        if subprocess.run(["sh", "-c", f"python{python} -c ''"]).returncode
+    )
+
+
+def test_nox_lists_only_the_supported_pythons_this_machine_has(project):
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    missing = missing_supported_python()
+
+    listed = project.run(sys.executable, "-m", "nox", "-l").stdout
+
+    assert f"* tests-{running} " in listed
+    assert f"tests-{missing}" not in listed
+
+
+def test_asking_for_a_missing_python_fails_at_once(project):
+    missing = missing_supported_python()
+
+    result = project.run(
+        sys.executable, "-m", "nox", "-s", f"tests-{missing}", check=False
+    )
+
+    assert result.returncode != 0
+    assert f"Sessions not found: tests-{missing}" in result.stderr
+
+
+def test_the_noxfile_runs_as_a_script_with_uv(project):
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",  # uv
+        "UV_DEFAULT_INDEX": "https://pypi.org/simple/",
+        "UV_SYSTEM_CERTS": "1",
+    }
+    listed = project.run("./noxfile.py", "-l", env=env).stdout
+
+    assert "- publish ->" in listed

@@ -284,7 +284,7 @@ def test_jobs_that_compute_a_version_fetch_full_history_and_tags(pipelines):
         for stage in yaml.safe_load(text)["stages"]:
             for job in stage["jobs"]:
                 scripts = " ".join(s.get("script", "") for s in job["steps"])
-                if not re.search(r"-s (tests|publish)\b|setuptools_scm", scripts):
+                if not re.search(r"-s (tests|publish)\b|hatchling", scripts):
                     continue
                 (checkout,) = [s for s in job["steps"] if "checkout" in s]
                 assert checkout["fetchDepth"] == "0", job["job"]
@@ -520,7 +520,7 @@ def test_local_checkout_is_as_shallow_as_azures_unless_told_otherwise(
     project.git("tag", "-a", "v1.2.0", "-m", "Release 1.2.0")
     project.commit("After the release")
     pipeline = tmp_path / "azure-pipelines.yml"
-    script = f"{sys.executable} -m setuptools_scm"
+    script = f"{sys.executable} -m hatchling version"
     steps = [{"checkout": "self", **checkout}, {"script": script}]
     pipeline.write_text(
         yaml.safe_dump(

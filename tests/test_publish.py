@@ -63,7 +63,6 @@ def test_feed_urls_derive_from_the_coordinates_in_pyproject(
 
     assert noxfile.feed_url("simple") == simple
     assert noxfile.feed_url("upload") == simple.replace("/simple/", "/upload/")
-    assert noxfile.artifact_feed() == artifact_feed
 
 
 def test_feed_coordinates_are_written_once_in_the_project(default_project):
@@ -461,7 +460,7 @@ def test_internal_dependencies_resolve_through_the_configured_index(
     (project.path / "pyproject.toml").write_text(pyproject, encoding="utf-8")
     (project.path / "tests" / "test_internal.py").write_text(
         "from acme_internal_helper import answer\n\n\n"
-        "def test_the_internal_dependency_is_installed():\n"
+        "def test_the_internal_dependency_is_installed() -> None:\n"
         "    assert answer() == 42\n",
         encoding="utf-8",
     )
@@ -469,7 +468,9 @@ def test_internal_dependencies_resolve_through_the_configured_index(
     project.git("commit", "-m", "Depend on an internal package")
     env = isolated_environment(PIP_INDEX_URL=index_server.authenticated_simple_url)
 
-    result = project.nox("--default-venv-backend", backend, env=env)
+    result = project.nox(
+        "--default-venv-backend", backend, "-s", "tests", "typecheck", "build", env=env
+    )
 
     assert f"Creating virtual environment ({backend})" in result.stderr
     assert "test_internal.py ." in result.stdout + result.stderr

@@ -334,15 +334,15 @@ def test_project_pinned_to_a_release_tag_updates_to_the_next_tag_only(
     template.edit_generated(".gitignore", lambda text: text + "\n.ruff_cache/\n")
     template.commit("Ignore the ruff cache")
     template.tag("v1.1.0")
-    template.edit_generated(".gitignore", lambda text: text + "\n.mypy_cache/\n")
-    template.commit("Ignore the mypy cache, not released yet")
+    template.edit_generated(".gitignore", lambda text: text + "\n.hypothesis/\n")
+    template.commit("Ignore the hypothesis cache, not released yet")
     project = create_project(template, tmp_path / "projects", "--checkout", "v1.0.0")
     assert ".ruff_cache/" not in project.read(".gitignore")
 
     project.cruft("update", "--skip-apply-ask", "--checkout", "v1.1.0")
 
     gitignore = project.read(".gitignore")
-    assert ".ruff_cache/" in gitignore and ".mypy_cache/" not in gitignore
+    assert ".ruff_cache/" in gitignore and ".hypothesis/" not in gitignore
     project.commit_all("Update to cookiecutter-azure-pylib 1.1.0")
     project.cruft("check", "--checkout", "v1.1.0")
     # The default branch has moved on since the tag.

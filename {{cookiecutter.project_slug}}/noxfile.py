@@ -1,8 +1,11 @@
+#!/usr/bin/env -S uv run --script
+# /// script
+# dependencies = ["nox[uv]>=2025.10.16"]
+# ///
 """Development tasks.
 
-``nox`` runs the tests on every supported Python, the linters and the build.
-``nox -s format`` reformats the code with black, ``nox -s publish`` uploads a
-release to the Azure Artifacts feed. ``nox -l`` lists all sessions.
+``nox`` runs the tests on each supported Python this machine has, mypy, black and
+flake8. ``nox -l`` lists the other sessions: build, format, coverage, publish.
 """
 
 from __future__ import annotations
@@ -20,23 +23,114 @@ import nox
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
-nox.needs_version = ">=2025.2.9"
+nox.needs_version = ">=2025.10.16"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
+nox.options.download_python = "never"
 
-PYPROJECT = nox.project.load_toml("pyproject.toml")
-PYTHON_VERSIONS = nox.project.python_versions(PYPROJECT)
-EXTRAS = PYPROJECT["project"]["optional-dependencies"]
-BUILD_TOOLS = ["build>=1.2", "twine>=6.1"]
-# Lets twine sign in to the feed with your Azure DevOps account on a laptop.
-KEYRING = "artifacts-keyring>=1.0"
-
-# The feed this library is published to: [tool.azure-artifacts] in pyproject.toml.
+PYPROJECT = nox.project.load_toml()
+SUPPORTED = nox.project.python_versions(PYPROJECT)
 FEED = PYPROJECT["tool"]["azure-artifacts"]
-
-# Test, coverage and JUnit reports land here; the pipeline publishes them.
-REPORTS = Path("reports")
+REPORTS = Path("reports")  # test and coverage reports; the pipeline publishes them
 DIST = Path("dist")
+BUILD_TOOLS = ["build[uv]>=1.3", "twine>=6.2"]
+COVERAGE = "coverage[toml]>=7.10"
+COPY = "import shutil, sys; shutil.copy(*sys.argv[1:])"  # skipped by `nox -R`
+
+# Installs go through the index pip is configured with, the feed: uv ignores
+# PIP_INDEX_URL (set by Azure's PipAuthenticate task, or by you with a PAT).
+if "PIP_INDEX_URL" in os.environ:
+    os.environ.setdefault("UV_DEFAULT_INDEX", os.environ["PIP_INDEX_URL"])
+
+
+def available(pythons: list[str]) -> list[str]:
+    """The Pythons that start here, tried at once (pyenv shims may not)."""
+    found = [(python, shutil.which(f"python{python}")) for python in pythons]
+    tries = [
+        (python, subprocess.Popen([path, "-c", ""], stderr=subprocess.DEVNULL))
+        for python, path in found
+        if path
+    ]
+    return [python for python, process in tries if process.wait() == 0]
+
+
+# The supported Pythons this machine has: a missing one costs nothing, and asking
+# for it (nox -s tests-3.12) fails. The pipeline names its Python (--force-python).
+PYTHONS = available(SUPPORTED) or SUPPORTED
+GROUPS = {
+    name: nox.project.dependency_groups(PYPROJECT, name)
+    for name in PYPROJECT["dependency-groups"]
+}
+# Lets twine sign in to the feed with your Azure DevOps account on a laptop.
+KEYRING = [spec for spec in GROUPS["dev"] if spec.startswith("artifacts-keyring")]
+
+
+def install_project(session: nox.Session, *requirements: str) -> None:
+    """Install the tools, and the project (editable) when new or pyproject.toml
+    changed: rebuilding it on every run would take longer than the checks."""
+    session.install(*requirements)
+    installed = Path(session.virtualenv.location, "pyproject.toml")
+    if (
+        not installed.exists()
+        or installed.read_text() != Path("pyproject.toml").read_text()
+    ):
+        session.install("-e", ".")
+        session.run_install("python", "-c", COPY, "pyproject.toml", str(installed))
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Run the tests and the docstring examples with coverage."""
+    install_project(session, *GROUPS["test"])
+    name = f"py{session.python}"
+    session.run(
+        "pytest",
+        "--cov",
+        f"--cov-report=xml:{REPORTS / f'coverage-{name}.xml'}",
+        f"--junitxml={REPORTS / f'junit-{name}.xml'}",
+        *session.posargs,
+        env={"COVERAGE_FILE": str(REPORTS / f".coverage.{name}")},
+    )
+
+
+@nox.session(default=False)
+def coverage(session: nox.Session) -> None:
+    """Combine the coverage of every Python into reports/coverage.xml."""
+    session.install(COVERAGE)
+    data = ["--data-file", str(REPORTS / ".coverage")]
+    session.run("coverage", "combine", "--keep", *data, *REPORTS.glob(".coverage.py*"))
+    session.run("coverage", "xml", *data, "-o", str(REPORTS / "coverage.xml"))
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Check the types with mypy, strict (settings in pyproject.toml)."""
+    install_project(session, *GROUPS["typecheck"])
+    session.run("mypy", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check formatting with black and style with flake8."""
+    session.install(*GROUPS["lint"])
+    session.run("black", "--check", "--diff", ".")
+    session.run("flake8")
+
+
+@nox.session(default=False)
+def format(session: nox.Session) -> None:
+    """Reformat the code with black."""
+    session.install(*GROUPS["lint"])
+    session.run("black", ".")
+
+
+@nox.session(default=False)
+def build(session: nox.Session) -> None:
+    """Build the wheel and sdist into dist/ and check their metadata."""
+    session.install(*BUILD_TOOLS)
+    shutil.rmtree(DIST, ignore_errors=True)
+    session.run("python", "-m", "build", "--installer=uv")
+    session.run("twine", "check", "--strict", *DIST.glob("*"))
 
 
 def feed_url(endpoint: str) -> str:
@@ -46,94 +140,6 @@ def feed_url(endpoint: str) -> str:
         scope.append(quote(FEED["project"], safe=""))
     scope.append(f"_packaging/{quote(FEED['feed'], safe='')}/pypi/{endpoint}/")
     return "https://pkgs.dev.azure.com/" + "/".join(scope)
-
-
-def artifact_feed() -> str:
-    """The feed as the Azure Pipelines authentication tasks name it."""
-    if "project" in FEED:
-        return f"{FEED['project']}/{FEED['feed']}"
-    return FEED["feed"]
-
-
-def install(session: nox.Session, *args: str) -> None:
-    """Install through the index pip is configured with.
-
-    pip honours pip.conf and PIP_INDEX_URL (the PAT route, and Azure's
-    PipAuthenticate task); uv ignores both, so it is told explicitly.
-    """
-    session.install(*args, env=uv_index_environment(session))
-
-
-def uv_index_environment(session: nox.Session) -> dict[str, str]:
-    index = os.environ.get("PIP_INDEX_URL")
-    if session.venv_backend == "uv" and index:
-        return {"UV_DEFAULT_INDEX": index}
-    return {}
-
-
-@nox.session(python=PYTHON_VERSIONS)
-def tests(session: nox.Session) -> None:
-    """Run the test suite with coverage."""
-    install(session, "-e", ".[test]")
-    name = f"py{session.python}"
-    session.run(
-        "pytest",
-        "--cov",
-        "--cov-report=term",
-        f"--cov-report=xml:{REPORTS / f'coverage-{name}.xml'}",
-        f"--junitxml={REPORTS / f'junit-{name}.xml'}",
-        *session.posargs,
-        env={"COVERAGE_FILE": str(REPORTS / f".coverage.{name}")},
-    )
-
-
-@nox.session
-def lint(session: nox.Session) -> None:
-    """Check formatting with black and style with flake8."""
-    install(session, *EXTRAS["lint"])
-    session.run("black", "--check", "--diff", ".")
-    session.run("flake8")
-
-
-@nox.session(default=False)
-def format(session: nox.Session) -> None:
-    """Reformat the code with black."""
-    install(session, *EXTRAS["lint"])
-    session.run("black", ".")
-
-
-@nox.session
-def build(session: nox.Session) -> None:
-    """Build the wheel and sdist into dist/ and check their metadata."""
-    # uv builds the isolated build environment in a fraction of pip's time.
-    installer = "uv" if session.venv_backend == "uv" else "pip"
-    install(session, *BUILD_TOOLS, *(["uv"] if installer == "uv" else []))
-    shutil.rmtree(DIST, ignore_errors=True)
-    session.run(
-        "python",
-        "-m",
-        "build",
-        f"--installer={installer}",
-        env=uv_index_environment(session),
-    )
-    session.run("twine", "check", "--strict", *map(str, DIST.glob("*")))
-
-
-@nox.session(default=False)
-def coverage(session: nox.Session) -> None:
-    """Combine the coverage data of every Python into reports/coverage.xml."""
-    install(session, *EXTRAS["test"])
-    data = sorted(map(str, REPORTS.glob(".coverage.*")))
-    combined = {"COVERAGE_FILE": str(REPORTS / ".coverage")}
-    session.run("coverage", "combine", "--keep", *data, env=combined)
-    session.run("coverage", "xml", "-o", str(REPORTS / "coverage.xml"), env=combined)
-
-
-@nox.session(name="azure-feed", python=False, default=False)
-def azure_feed(session: nox.Session) -> None:
-    """Set the pipeline variables artifactFeed and feedName from pyproject.toml."""
-    print(f"##vso[task.setvariable variable=artifactFeed]{artifact_feed()}")
-    print(f"##vso[task.setvariable variable=feedName]{FEED['feed']}")
 
 
 PUBLISH_OPTIONS = argparse.ArgumentParser(prog="nox -s publish --")
@@ -162,7 +168,7 @@ def publish(session: nox.Session) -> None:
     if password:  # a PAT goes with any user name
         env |= {"TWINE_USERNAME": username or "build", "TWINE_PASSWORD": password}
     else:  # twine asks artifacts-keyring for your Azure DevOps sign-in
-        install(session, KEYRING)
+        session.install(*KEYRING)
     twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
     twine += ["--verbose", "--disable-progress-bar", *map(str, DIST.glob("*"))]
     shown = re.sub(r"//[^/]*@", "//", url)  # no user-info
@@ -227,3 +233,7 @@ def upload_target(session: nox.Session) -> tuple[str, str | None, str | None]:
             f"PYPIRC_PATH must name a .pypirc with a [{FEED['feed']}] section and "
             f"its repository URL: {path} ({type(error).__name__})."
         )
+
+
+if __name__ == "__main__":
+    nox.main()

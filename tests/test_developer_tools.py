@@ -1,0 +1,87 @@
+"""The project's developer tools: pre-commit through the index, and what
+sp-repo-review and pyroma make of a baked project."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.baking import EVERYTHING_ON, BakedProject, bake
+from tests.index_server import isolated_environment
+
+# Checks a baked project fails by design, each family with its reason.
+ACCEPTED_REPO_REVIEW_FAILURES = {
+    # Ruff: black and flake8 are the chosen tools.
+    "RF",
+    # GitHub Actions: the project lives on Azure DevOps (azure-pipelines.yml).
+    "GH",
+    # pre-commit hooks cloned from GitHub, and the GitHub-only pre-commit.ci:
+    # the hooks are local, installed through the feed, as GitHub is often
+    # unreachable from Azure DevOps shops.
+    "PC",
+}
+
+
+def test_pre_commit_installs_the_versions_of_the_dependency_groups(default_project):
+    config = yaml.safe_load(default_project.read(".pre-commit-config.yaml"))
+    groups = default_project.pyproject["dependency-groups"]
+    tools = [*groups["lint"], groups["typecheck"][0], *groups["test"]]
+
+    (local,) = config["repos"]
+    assert local["repo"] == "local"
+    for hook in local["hooks"]:
+        assert hook["language"] == "python"
+        assert hook["additional_dependencies"] == tools, hook["id"]
+
+
+@pytest.fixture(scope="module", params=[{}, EVERYTHING_ON], ids=["defaults", "all"])
+def baked(request, tmp_path_factory) -> BakedProject:
+    return bake(tmp_path_factory.mktemp("bake"), **request.param)
+
+
+@pytest.mark.slow
+def test_repo_review_fails_only_ruff_and_github_only_checks(baked):
+    result = baked.run(
+        sys.executable, "-m", "repo_review", ".", "--format", "json", check=False
+    )
+    checks = json.loads(result.stdout)["checks"]
+
+    failed = {name for name, check in checks.items() if check["result"] is False}
+    assert {
+        name for name in failed if name[:2] not in ACCEPTED_REPO_REVIEW_FAILURES
+    } == set()
+    assert sum(check["result"] is True for check in checks.values()) >= 30
+
+
+@pytest.mark.slow
+def test_pyroma_rates_the_package_ten_out_of_ten(baked):
+    result = baked.run(sys.executable, "-m", "pyroma", "-n", "10", ".", check=False)
+
+    assert "Final rating: 10/10" in result.stdout, result.stdout
+
+
+@pytest.mark.slow
+def test_pre_commit_runs_every_hook_with_tools_from_the_index_only(tmp_path: Path):
+    project = bake(tmp_path / "bake")
+    env = isolated_environment(
+        PIP_INDEX_URL="https://pypi.org/simple/",
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit"),
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files"],
+        cwd=project.path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    for hook in ("black", "flake8", "mypy"):
+        assert re.search(rf"^{hook}\.+Passed$", result.stdout, re.MULTILINE), hook
