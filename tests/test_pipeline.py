@@ -602,17 +602,6 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
         r"coverage: coverage\.xml \([1-9]\d* of [1-9]\d* lines\)", published
     )
 
-    for name, result in [
-        ("tag", tag),
-        ("main", main),
-        ("feature", feature),
-        ("mismatch", mismatch),
-    ]:
-        print(f"\n### {name}: {result.stages}; not run: {result.jobs_not_run}")
-        for step in result.steps:
-            if step.job == "publish" and step.outcome != "skipped":
-                print(f"--- {step.name}: {step.outcome}\n{step.output[-1500:]}")
-
 
 @pytest.mark.slow
 def test_a_failed_install_is_the_one_red_error_of_its_job(
