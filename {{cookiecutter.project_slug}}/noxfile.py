@@ -38,11 +38,10 @@ if "PIP_INDEX_URL" in os.environ:
 
 def available(pythons: list[str]) -> list[str]:
     """The Pythons that start here, all tried at once (pyenv shims may not)."""
-    found = [(python, shutil.which(f"python{python}")) for python in pythons]
     tries = [
         (python, subprocess.Popen([path, "-c", ""], stderr=subprocess.DEVNULL))
-        for python, path in found
-        if path
+        for python in pythons
+        if (path := shutil.which(f"python{python}"))
     ]
     return [python for python, process in tries if process.wait() == 0]
 
