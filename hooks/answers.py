@@ -78,16 +78,16 @@ PROJECT_RESERVED = WINDOWS_DEVICES | {
     ]
 }  # fmt: skip
 
-# The generated project supports Python 3.11 to 3.14; the running interpreter
-# knows only its own standard library.
+# The generated project supports Python 3.11 to 3.15 (`_pythons`); the running
+# interpreter knows only its own standard library.
 STDLIB_ELSEWHERE = {
     # removed in 3.12 and 3.13, still there on 3.11
     "aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt",
     "distutils", "imghdr", "imp", "lib2to3", "mailcap", "msilib", "nis", "nntplib",
     "ossaudiodev", "pipes", "smtpd", "sndhdr", "spwd", "sunau", "telnetlib", "uu",
     "xdrlib",
-    # new in 3.14
-    "annotationlib", "compression",
+    # new in 3.14 and 3.15
+    "annotationlib", "compression", "profiling",
     # the standard library's own test package is not listed
     "test",
 }  # fmt: skip

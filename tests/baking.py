@@ -103,6 +103,14 @@ EVERYTHING_ON = {
     "include_dockerfile": True,
     "versioning": "git-tags",
 }
+# With the defaults and EVERYTHING_ON: every other value of every choice.
+EVERYTHING_ELSE = {
+    "license": "Apache-2.0",
+    "include_dockerfile": False,
+    "versioning": "static",
+    "version": "2.0.0",
+    "pipeline": "shared",
+}
 
 
 # Choices that change a single file: spread over the combinations of the others

@@ -184,14 +184,15 @@ class Terminal:
 
     def shell(self, command: str, cwd: Path | None = None) -> str:
         """A step of the test's own (not a documented one), in the same environment."""
-        return subprocess.run(
+        result = subprocess.run(
             ["bash", "-c", command],
             cwd=cwd or self.cwd,
             env=self.env,
-            check=True,
             capture_output=True,
             text=True,
-        ).stdout
+        )
+        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+        return result.stdout
 
     def assert_ran_every_block_to_run(self) -> None:
         listed_to_run = {
@@ -210,10 +211,14 @@ def fresh_machine(home: Path, tools: Path, **variables: str) -> dict[str, str]:
     for name in ("python3", f"python{PYTHON}"):
         (tools / name).symlink_to(python)
     (tools / "uv").symlink_to(uv.find_uv_bin())
+    git = isolated_git_env(home)  # HOME and git settings, in a copy of os.environ
+    own = {name: value for name, value in git.items() if name.startswith("GIT_")}
     env = {
         name: value
-        for name, value in isolated_environment(**isolated_git_env(home)).items()
-        if not name.startswith(("VIRTUAL_ENV", "PYTHON", "NOX", "CONDA"))
+        for name, value in isolated_environment(HOME=git["HOME"], **own).items()
+        if not name.startswith(
+            ("VIRTUAL_ENV", "PYTHON", "NOX", "CONDA", "COOKIECUTTER_")
+        )
     }
     env.update(PATH=os.pathsep.join([str(tools), "/usr/bin", "/bin"]), **variables)
     return env
