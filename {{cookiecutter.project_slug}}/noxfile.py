@@ -2,13 +2,7 @@
 # /// script
 # dependencies = ["nox[uv]>=2025.10.16"]
 # ///
-"""Development tasks.
-
-``nox`` runs the tests on each supported Python this machine has, mypy, black and
-flake8. ``nox -l`` lists the other sessions: build, format, coverage, publish.
-"""
-
-from __future__ import annotations
+"""Development tasks: ``nox`` runs tests, typecheck and lint; ``nox -l`` lists all."""
 
 import argparse
 import configparser
@@ -16,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+from glob import glob
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -29,13 +24,11 @@ nox.options.reuse_venv = "yes"
 nox.options.download_python = "never"
 
 PYPROJECT = nox.project.load_toml()
-SUPPORTED = nox.project.python_versions(PYPROJECT)
 FEED = PYPROJECT["tool"]["azure-artifacts"]
-REPORTS = Path("reports")  # test and coverage reports; the pipeline publishes them
-DIST = Path("dist")
 BUILD_TOOLS = ["build[uv]>=1.3", "twine>=6.2"]
 COVERAGE = "coverage[toml]>=7.10"
-COPY = "import shutil, sys; shutil.copy(*sys.argv[1:])"  # skipped by `nox -R`
+# Lets twine sign in to the feed with your Azure DevOps account on a laptop.
+KEYRING = [dep for dep in PYPROJECT["dependency-groups"]["dev"] if "keyring" in dep]
 
 # Installs go through the index pip is configured with, the feed: uv ignores
 # PIP_INDEX_URL (set by Azure's PipAuthenticate task, or by you with a PAT).
@@ -44,52 +37,44 @@ if "PIP_INDEX_URL" in os.environ:
 
 
 def available(pythons: list[str]) -> list[str]:
-    """The Pythons that start here, tried at once (pyenv shims may not)."""
-    found = [(python, shutil.which(f"python{python}")) for python in pythons]
+    """The Pythons that start here, all tried at once (pyenv shims may not)."""
     tries = [
         (python, subprocess.Popen([path, "-c", ""], stderr=subprocess.DEVNULL))
-        for python, path in found
-        if path
+        for python in pythons
+        if (path := shutil.which(f"python{python}"))
     ]
     return [python for python, process in tries if process.wait() == 0]
 
 
-# The supported Pythons this machine has: a missing one costs nothing, and asking
-# for it (nox -s tests-3.12) fails. The pipeline names its Python (--force-python).
+# A missing Python costs nothing, and asking for it (nox -s tests-3.12) fails.
+# The pipeline names its Python (--force-python).
+SUPPORTED = nox.project.python_versions(PYPROJECT)
 PYTHONS = available(SUPPORTED) or SUPPORTED
-GROUPS = {
-    name: nox.project.dependency_groups(PYPROJECT, name)
-    for name in PYPROJECT["dependency-groups"]
-}
-# Lets twine sign in to the feed with your Azure DevOps account on a laptop.
-KEYRING = [spec for spec in GROUPS["dev"] if spec.startswith("artifacts-keyring")]
 
 
-def install_project(session: nox.Session, *requirements: str) -> None:
-    """Install the tools, and the project (editable) when new or pyproject.toml
-    changed: rebuilding it on every run would take longer than the checks."""
-    session.install(*requirements)
-    installed = Path(session.virtualenv.location, "pyproject.toml")
-    if (
-        not installed.exists()
-        or installed.read_text() != Path("pyproject.toml").read_text()
-    ):
+def install_project(session: nox.Session, group: str) -> None:
+    """Install a dependency group, and the project (editable) when new or its
+    pyproject.toml changed: reinstalling it every run takes longer than the checks."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, group))
+    copy = Path(session.virtualenv.location, "pyproject.toml")
+    if not copy.exists() or copy.read_text() != Path("pyproject.toml").read_text():
         session.install("-e", ".")
-        session.run_install("python", "-c", COPY, "pyproject.toml", str(installed))
+        copying = "import shutil, sys; shutil.copy(*sys.argv[1:])"  # `nox -R` skips it
+        session.run_install("python", "-c", copying, "pyproject.toml", str(copy))
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the tests and the docstring examples with coverage."""
-    install_project(session, *GROUPS["test"])
-    name = f"py{session.python}"
+    install_project(session, "test")
+    name = f"py{session.python}"  # reports/ is what the pipeline publishes
     session.run(
         "pytest",
         "--cov",
-        f"--cov-report=xml:{REPORTS / f'coverage-{name}.xml'}",
-        f"--junitxml={REPORTS / f'junit-{name}.xml'}",
+        f"--cov-report=xml:reports/coverage-{name}.xml",
+        f"--junitxml=reports/junit-{name}.xml",
         *session.posargs,
-        env={"COVERAGE_FILE": str(REPORTS / f".coverage.{name}")},
+        env={"COVERAGE_FILE": f"reports/.coverage.{name}"},
     )
 
 
@@ -97,22 +82,22 @@ def tests(session: nox.Session) -> None:
 def coverage(session: nox.Session) -> None:
     """Combine the coverage of every Python into reports/coverage.xml."""
     session.install(COVERAGE)
-    data = ["--data-file", str(REPORTS / ".coverage")]
-    session.run("coverage", "combine", "--keep", *data, *REPORTS.glob(".coverage.py*"))
-    session.run("coverage", "xml", *data, "-o", str(REPORTS / "coverage.xml"))
+    data = ["--data-file", "reports/.coverage"]
+    session.run("coverage", "combine", "--keep", *data, *glob("reports/.coverage.py*"))
+    session.run("coverage", "xml", *data, "-o", "reports/coverage.xml")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """Check the types with mypy, strict (settings in pyproject.toml)."""
-    install_project(session, *GROUPS["typecheck"])
+    install_project(session, "typecheck")
     session.run("mypy", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """Check formatting with black and style with flake8."""
-    session.install(*GROUPS["lint"])
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("black", "--check", "--diff", ".")
     session.run("flake8")
 
@@ -120,7 +105,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def format(session: nox.Session) -> None:
     """Reformat the code with black."""
-    session.install(*GROUPS["lint"])
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("black", ".")
 
 
@@ -128,18 +113,16 @@ def format(session: nox.Session) -> None:
 def build(session: nox.Session) -> None:
     """Build the wheel and sdist into dist/ and check their metadata."""
     session.install(*BUILD_TOOLS)
-    shutil.rmtree(DIST, ignore_errors=True)
+    shutil.rmtree("dist", ignore_errors=True)
     session.run("python", "-m", "build", "--installer=uv")
-    session.run("twine", "check", "--strict", *DIST.glob("*"))
+    session.run("twine", "check", "--strict", *glob("dist/*"))
 
 
 def feed_url(endpoint: str) -> str:
     """URL of the feed's ``simple`` (install) or ``upload`` (publish) endpoint."""
-    scope = [FEED["organization"]]
-    if "project" in FEED:  # a project-scoped feed
-        scope.append(quote(FEED["project"], safe=""))
-    scope.append(f"_packaging/{quote(FEED['feed'], safe='')}/pypi/{endpoint}/")
-    return "https://pkgs.dev.azure.com/" + "/".join(scope)
+    scope = [FEED["organization"], FEED.get("project"), "_packaging", FEED["feed"]]
+    path = "/".join(quote(part, safe="") for part in scope if part)
+    return f"https://pkgs.dev.azure.com/{path}/pypi/{endpoint}/"
 
 
 PUBLISH_OPTIONS = argparse.ArgumentParser(prog="nox -s publish --")
@@ -149,41 +132,64 @@ PUBLISH_OPTIONS.add_argument("--tag", help="vX.Y.Z: fail unless the version is X
 PUBLISH_OPTIONS.add_argument("--timeout", type=float, default=300, metavar="SECONDS")
 
 
+def version_problem(version: Version, options: argparse.Namespace) -> str | None:
+    """Why this version must not be published, or None."""
+    if version.local:
+        return f"{version} has a local version segment, which Azure Artifacts rejects."
+    if options.tag is not None and options.tag.removeprefix("v") != str(version):
+        return f"The tag {options.tag} does not match the built version {version}."
+    if version.is_devrelease and not (options.allow_dev or options.dev_only):
+        return (
+            f"{version} is a development version: release from a tag (git tag "
+            "v1.2.0), or publish it with: nox -s publish -- --allow-dev"
+        )
+    return None
+
+
 @nox.session(default=False)
 def publish(session: nox.Session) -> None:
     """Build, check and upload to the feed: docs/publishing.md."""
     options = PUBLISH_OPTIONS.parse_args(session.posargs)
-    git_status = ["git", "status", "--porcelain"]
-    if Path(".git").exists() and session.run(*git_status, external=True, silent=True):
+    status = ["git", "status", "--porcelain"]
+    if Path(".git").exists() and session.run(*status, external=True, silent=True):
         session.error("Uncommitted changes: commit or stash them first.")
-    url, username, password = upload_target(session)
+    url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
+    password = os.environ.get("TWINE_PASSWORD")
+    if path := os.environ.get("PYPIRC_PATH"):  # written by TwineAuthenticate@1
+        pypirc = configparser.ConfigParser(interpolation=None)
+        try:  # never show the error: configparser's quote the password line
+            pypirc.read_string(Path(path).read_text(encoding="utf-8"))
+            section = pypirc[FEED["feed"]]
+            url, password = section["repository"], section["password"]
+        except (OSError, configparser.Error, KeyError) as error:
+            session.error(
+                f"PYPIRC_PATH must name a .pypirc with a [{FEED['feed']}] section, a "
+                f"password and its repository URL: {path} ({type(error).__name__})."
+            )
     build(session)
-    version = parse_wheel_filename(next(DIST.glob("*.whl")).name)[1]
+    version = parse_wheel_filename(next(Path("dist").glob("*.whl")).name)[1]
     if problem := version_problem(version, options):
         session.error(problem)
     if options.dev_only and not version.is_devrelease:
         session.skip(f"{version} is a release: main publishes development versions.")
     # Twine reads its settings from the environment, never from the command line.
-    env = {"TWINE_REPOSITORY_URL": url, "ARTIFACTS_KEYRING_NONINTERACTIVE_MODE": "true"}
+    env = {**os.environ, "TWINE_REPOSITORY_URL": url}
     if password:  # a PAT goes with any user name
-        env |= {"TWINE_USERNAME": username or "build", "TWINE_PASSWORD": password}
+        env["TWINE_PASSWORD"] = password
+        env.setdefault("TWINE_USERNAME", "build")
     else:  # twine asks artifacts-keyring for your Azure DevOps sign-in
+        env["ARTIFACTS_KEYRING_NONINTERACTIVE_MODE"] = "true"
         session.install(*KEYRING)
     twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
-    twine += ["--verbose", "--disable-progress-bar", *map(str, DIST.glob("*"))]
+    twine += ["--verbose", "--disable-progress-bar", *glob("dist/*")]
     shown = re.sub(r"//[^/]*@", "//", url)  # no user-info
     try:
         run = subprocess.run(
-            twine,
-            env={**os.environ, **env},
-            timeout=options.timeout,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            twine, env=env, timeout=options.timeout, capture_output=True, text=True
         )
     except subprocess.TimeoutExpired:
         session.error(f"{shown} did not answer within {options.timeout:g} s.")
-    output = run.stdout
+    output = run.stdout + run.stderr
     for secret in filter(None, [password, urlsplit(url).password]):
         output = output.replace(secret, "***")
     statuses = re.findall(r"Response from .*?:\s+(\d\d\d) ", output, re.S)
@@ -202,37 +208,6 @@ def publish(session: nox.Session) -> None:
     if run.returncode or not statuses:
         session.error(f"twine upload to {shown} failed:\n{output}")
     session.log(f"Published {version} to {shown}")
-
-
-def version_problem(version: Version, options: argparse.Namespace) -> str | None:
-    """Why this version must not be published, or None."""
-    if version.local:
-        return f"{version} has a local version segment, which Azure Artifacts rejects."
-    if options.tag is not None and options.tag.removeprefix("v") != str(version):
-        return f"The tag {options.tag} does not match the built version {version}."
-    if version.is_devrelease and not (options.allow_dev or options.dev_only):
-        return (
-            f"{version} is a development version: release from a tag (git tag "
-            "v1.2.0), or publish it with: nox -s publish -- --allow-dev"
-        )
-    return None
-
-
-def upload_target(session: nox.Session) -> tuple[str, str | None, str | None]:
-    """URL, user name and password: the .pypirc at PYPIRC_PATH, or TWINE_*."""
-    if not (path := os.environ.get("PYPIRC_PATH")):
-        url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
-        return url, os.environ.get("TWINE_USERNAME"), os.environ.get("TWINE_PASSWORD")
-    pypirc = configparser.ConfigParser(interpolation=None)
-    try:
-        pypirc.read_string(Path(path).read_text(encoding="utf-8"))
-        section = pypirc[FEED["feed"]]
-        return section["repository"], section.get("username"), section.get("password")
-    except (OSError, configparser.Error, KeyError) as error:  # never print `error`:
-        session.error(  # configparser's messages quote the password line
-            f"PYPIRC_PATH must name a .pypirc with a [{FEED['feed']}] section and "
-            f"its repository URL: {path} ({type(error).__name__})."
-        )
 
 
 if __name__ == "__main__":
