@@ -3,8 +3,8 @@
     nox -s reserved-names
 
 Bakes the defaults, resolves everything the baked project's nox sessions
-install (dependency groups, extras, the build system and the tools its
-noxfile names) with uv against PyPI for every platform, and lists the
+install (dependency groups, extras and the build system, all in its
+pyproject.toml) with uv against PyPI for every platform, and lists the
 distribution names and the top-level import names they bring. A project of
 one of these names would conflict with its own test, lint or build
 environment. answers.py reads the file with the standard library only.
@@ -12,7 +12,6 @@ environment. answers.py reads the file with the standard library only.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import subprocess
@@ -22,7 +21,7 @@ import tomllib
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 HOOKS = Path(__file__).resolve().parent
@@ -44,39 +43,15 @@ def baked_defaults(folder: Path) -> Path:
 
 
 def requirements(project: Path) -> list[str]:
-    """Every requirement the project's pyproject.toml and noxfile.py install."""
+    """Every requirement the project's nox sessions install: all in pyproject.toml."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))
     found = [*pyproject["build-system"]["requires"], *SEEDED]
     for group in pyproject.get("dependency-groups", {}).values():
         found += [item for item in group if isinstance(item, str)]
     for extra in pyproject["project"].get("optional-dependencies", {}).values():
         found += extra
-    found += noxfile_requirements(project / "noxfile.py")
     itself = canonicalize_name(pyproject["project"]["name"])
     return sorted({item for item in found if Requirement(item).name != itself})
-
-
-def noxfile_requirements(noxfile: Path) -> list[str]:
-    """Module-level constants that are requirements with a version: "build>=1.2"."""
-    found = []
-    for node in ast.parse(noxfile.read_text("utf-8")).body:
-        if isinstance(node, ast.Assign):
-            try:
-                value = ast.literal_eval(node.value)
-            except ValueError:
-                continue
-            values = value if isinstance(value, (list, tuple)) else [value]
-            found += [item for item in values if is_versioned_requirement(item)]
-    return found
-
-
-def is_versioned_requirement(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        return bool(Requirement(value).specifier)
-    except InvalidRequirement:
-        return False
 
 
 def uv(*arguments: str) -> str:

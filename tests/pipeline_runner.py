@@ -12,9 +12,11 @@ their local equivalents, each checking the inputs it is given:
   (Azure's defaults for new pipelines otherwise: depth 1, no tags);
 - UsePythonVersion@0: the running interpreter, in a virtual environment that
   stands in for the agent's tool cache (another version is an error);
-- PipAuthenticate@1 / TwineAuthenticate@1: PIP_INDEX_URL / a .pypirc at
-  PYPIRC_PATH for a local password-protected index, after checking that the
-  feed they are given is the one in pyproject.toml;
+- PipAuthenticate@1: PIP_INDEX_URL for a local password-protected index,
+  after checking that the feed it is given is the one in pyproject.toml;
+- the job token, $(System.AccessToken): that index's password, a secret, so
+  scripts get it only through a step's `env:`; the feed's upload URL, which
+  the noxfile derives from pyproject.toml, stands in as TWINE_REPOSITORY_URL;
 - Cache@2: the cached folder lives in Pipeline.Workspace, which outlives the
   job like a restored cache; its path must be the variable pip or uv reads;
 - PublishTestResults@2 / PublishCodeCoverageResults@2: the files their inputs
@@ -46,6 +48,8 @@ STEP_TIMEOUT = 600
 RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 SET_VARIABLE = re.compile(r"^##vso\[task\.setvariable variable=([^;\]]+)[^\]]*\](.*)$")
 MACRO = re.compile(r"\$\(([A-Za-z0-9_.]+)\)")
+# Azure gives secret variables to a script only through its step's `env:`.
+SECRET_VARIABLES = {"System.AccessToken"}
 # Variables of pip and uv that a Cache@2 path may point to.
 CACHE_VARIABLES = ("PIP_CACHE_DIR", "UV_CACHE_DIR")
 
@@ -225,7 +229,7 @@ class LocalAgent:
     repository: Path
     index: IndexServer
     workspace: Path
-    # What TwineAuthenticate points twine at, when it is not `index`.
+    # What the job token and the feed's upload URL stand for, when not `index`.
     upload_index: IndexServer | None = None
     # Repositories that `resources.repositories` may name, for templates.
     templates: TemplateSource | None = None
@@ -401,7 +405,7 @@ class JobRun:
                         StepRecord(self.name, label, "succeeded", output)
                     )
         finally:
-            # Azure empties Agent.TempDirectory after every job: .pypirc goes with it.
+            # Azure empties Agent.TempDirectory after every job.
             shutil.rmtree(self.temp, ignore_errors=True)
         return "succeeded" if succeeded else "failed"
 
@@ -417,7 +421,6 @@ class JobRun:
             "UsePythonVersion@0": self.use_python_version,
             "Cache@2": self.cache,
             "PipAuthenticate@1": self.pip_authenticate,
-            "TwineAuthenticate@1": self.twine_authenticate,
             "PublishTestResults@2": self.publish_test_results,
             "PublishCodeCoverageResults@2": self.publish_code_coverage_results,
             "PublishPipelineArtifact@1": self.publish_pipeline_artifact,
@@ -519,26 +522,6 @@ class JobRun:
         self.variables["PIP_INDEX_URL"] = self.agent.index.authenticated_simple_url
         return f"PIP_INDEX_URL set for {inputs['artifactFeeds']}"
 
-    def twine_authenticate(self, inputs: dict[str, str]) -> str:
-        artifact_feed = inputs.get("artifactFeed")
-        if artifact_feed != self.expected_artifact_feed():
-            raise StepFailed(
-                f"TwineAuthenticate artifactFeed {artifact_feed!r}, "
-                f"pyproject.toml says {self.expected_artifact_feed()!r}"
-            )
-        # The task names the section after the feed alone, even for project/feed.
-        section = artifact_feed.rsplit("/", 1)[-1]
-        index = self.agent.upload_index or self.agent.index
-        pypirc = self.temp / "twineAuthenticate" / ".pypirc"
-        pypirc.parent.mkdir()
-        pypirc.write_text(
-            f"[distutils]\nindex-servers={section}\n\n[{section}]\n"
-            f"repository={index.upload_url}\nusername={index.username}\n"
-            f"password={index.password}\n"
-        )
-        self.variables["PYPIRC_PATH"] = str(pypirc)
-        return f"PYPIRC_PATH with section [{section}]"
-
     def matching(self, pattern: str) -> list[Path]:
         root = self.sources
         return [Path(p) for p in glob.glob(str(root / pattern), recursive=True)]
@@ -614,15 +597,19 @@ class JobRun:
 
     def script(self, script: str, step_env: dict[str, str]) -> str:
         script_file = self.temp / "script.sh"
-        script_file.write_text(expand(script, self.variables))
+        upload = self.agent.upload_index or self.agent.index
+        variables = {**self.variables, "System.AccessToken": upload.password}
+        script_file.write_text(expand(script, variables))
         env = isolated_environment(
             TF_BUILD="True",
             PATH=os.pathsep.join(self.path),
+            TWINE_REPOSITORY_URL=upload.upload_url,  # stands in for pkgs.dev.azure.com
             **{
-                environment_name(k): expand(v, self.variables)
-                for k, v in self.variables.items()
+                environment_name(k): expand(v, variables)
+                for k, v in variables.items()
+                if k not in SECRET_VARIABLES
             },
-            **{k: expand(str(v), self.variables) for k, v in step_env.items()},
+            **{k: expand(str(v), variables) for k, v in step_env.items()},
         )
         env.pop("CI", None)  # Azure sets TF_BUILD, not CI
         # Azure runs inline scripts like this: no -e, the last command's status counts.

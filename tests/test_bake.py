@@ -107,11 +107,13 @@ def test_development_tools_are_dependency_groups_not_extras(default_project):
 
     assert "optional-dependencies" not in pyproject["project"]
     groups = pyproject["dependency-groups"]
-    assert {"test", "lint", "typecheck", "dev"} <= set(groups)  # and the pipeline's ci
+    assert {"test", "lint", "typecheck", "build", "dev"} <= set(
+        groups
+    )  # and the pipeline's ci
     included = [
         item["include-group"] for item in groups["dev"] if "include-group" in item
     ]
-    assert included == ["test", "lint", "typecheck"]
+    assert included == ["test", "lint", "typecheck", "build"]
     assert any(
         spec.startswith("nox") for spec in groups["dev"] if isinstance(spec, str)
     )

@@ -189,8 +189,8 @@ def test_the_schema_check_catches_a_misspelled_task_input(pipelines, tmp_path):
     """Guards the check above: it fails for a real mistake, not only for the gap."""
     pipeline = without_schema_gap(yaml.safe_load(next(iter(pipelines))))
     for _, _, _, step in steps_of(pipeline):
-        if step.get("task") == "TwineAuthenticate@1":
-            step["inputs"]["artifactFeeds"] = step["inputs"].pop("artifactFeed")
+        if step.get("task") == "PipAuthenticate@1":
+            step["inputs"]["artifactFeed"] = step["inputs"].pop("artifactFeeds")
     broken = tmp_path / "azure-pipelines.yml"
     broken.write_text(yaml.safe_dump(pipeline))
     assert check_jsonschema([broken])[str(broken)]
@@ -417,6 +417,18 @@ def test_ci_tools_come_from_one_pinned_group_in_pyproject(pipelines, tmp_path):
         assert set(installs_of_tools) == {"python -m pip install $(ciTools)"}
 
 
+def test_publish_steps_get_the_job_token_mapped_and_write_no_pypirc(pipelines):
+    library = (TEMPLATE / "pipelines" / "library.yml").read_text()
+    for text in [*pipelines, library]:
+        publishing = re.findall(
+            r"- script: nox -s publish.*?(?=\n    -|\Z)", text, re.S
+        )
+        assert len(publishing) == 2, text
+        for step in publishing:
+            assert "env:\n        TWINE_PASSWORD: $(System.AccessToken)" in step
+        assert "TwineAuthenticate" not in text and "PYPIRC" not in text
+
+
 def test_one_coverage_report_for_all_pythons(pipelines):
     for text in pipelines:
         pipeline = yaml.safe_load(text)
@@ -430,7 +442,7 @@ def test_one_coverage_report_for_all_pythons(pipelines):
         assert reports == ["coverage"]
         assert jobs["coverage"]["dependsOn"] == "tests"
         scripts = " ".join(s.get("script", "") for s in jobs["coverage"]["steps"])
-        assert "nox -s coverage" in scripts
+        assert "coverage combine" in scripts and "coverage xml" in scripts
         published = [
             s["inputs"]["artifact"]
             for s in jobs["tests"]["steps"]
@@ -555,7 +567,6 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     def run(source_branch: str, build_id: int):
         result = agent.run(pipeline, Build(source_branch, build_id=build_id))
         assert index_server.password not in result.output
-        assert not (agent.workspace / "_temp").exists()  # .pypirc deleted
         return result
 
     # A release tag publishes exactly its version.

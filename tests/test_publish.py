@@ -338,40 +338,28 @@ def test_the_keyring_route_signs_twine_in_and_never_shows_the_token(
     assert "Published" not in nobody.output
 
 
-PYPIRC = "[distutils]\nindex-servers = python-internal\n\n[python-internal]\n"
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (
-            PYPIRC + "repository = {url}\nusername = build\npassword {password}\n",
-            "(ParsingError).",
-        ),
-        (PYPIRC + "username = build\npassword = {password}\n", "(KeyError)."),
-        (None, "(FileNotFoundError)."),
-    ],
-    ids=["malformed", "no-repository", "missing"],
-)
-def test_a_broken_pypirc_gets_one_sentence_and_never_shows_the_password(
-    tmp_path, project, index, feed, home, content, message
+def test_a_malformed_pypirc_is_never_read_so_it_can_neither_stop_nor_show(
+    tmp_path, project, index, feed
 ):
-    pypirc = tmp_path / "twineAuthenticate" / ".pypirc"
-    if content is not None:
-        pypirc.parent.mkdir()
-        pypirc.write_text(
-            content.format(url=feed.server.upload_url, password=index.password)
-        )
-    env = publishing_environment(index, home, PYPIRC_PATH=str(pypirc))
-    del env["TWINE_PASSWORD"]
+    home = tmp_path / "home"
+    home.mkdir()
+    pypirc = home / ".pypirc"  # what twine would read, quoting a broken line
+    pypirc.write_text(
+        f"[distutils]\nindex-servers = feed\n\npassword {index.password}\n"
+    )
+    release(project, "6.0.0")
+    env = publishing_environment(
+        index,
+        home,
+        TWINE_REPOSITORY_URL=feed.server.upload_url,
+        PYPIRC_PATH=str(pypirc),
+    )
 
-    result = publish(project, env, secrets=[index.password])
+    result = publish(project, env)
 
-    assert result.returncode != 0
-    (line,) = [line for line in result.output.splitlines() if message in line]
-    assert "PYPIRC_PATH must name a .pypirc with a [python-internal] section" in line
-    assert f"its repository URL: {pypirc} {message}" in line
+    assert result.returncode == 0, result.output
+    assert f"Published 6.0.0 to {feed.server.upload_url}" in result.output
 
 
 @pytest.mark.slow
@@ -472,6 +460,9 @@ def test_internal_dependencies_resolve_through_the_configured_index(
         "--default-venv-backend", backend, "-s", "tests", "typecheck", "build", env=env
     )
 
-    assert f"Creating virtual environment ({backend})" in result.stderr
-    assert "test_internal.py ." in result.stdout + result.stderr
-    assert re.search(r"\* build-[\d.]+: success", result.stderr)
+    output = (
+        result.stdout + result.stderr
+    )  # nox prints parallel sessions' logs to stdout
+    assert f"Creating virtual environment ({backend})" in output
+    assert "test_internal.py ." in output
+    assert re.search(r"\* build-[\d.]+: success", output)

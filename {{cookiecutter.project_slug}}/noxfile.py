@@ -1,15 +1,15 @@
 #!/usr/bin/env -S uv run --script
 # /// script
-# dependencies = ["nox[uv]>=2025.10.16"]
+# dependencies = ["nox[uv]>=2026.8.17"]
 # ///
 """Development tasks: ``nox`` runs tests, typecheck and lint; ``nox -l`` lists all."""
 
 import argparse
-import configparser
 import os
 import re
 import shutil
 import subprocess
+from functools import partial
 from glob import glob
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -18,17 +18,17 @@ import nox
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
-nox.needs_version = ">=2025.10.16"
+nox.needs_version = ">=2026.8.17"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.download_python = "never"
+nox.options.parallel = "auto"  # tests, typecheck and lint run side by side
 
 PYPROJECT = nox.project.load_toml()
 FEED = PYPROJECT["tool"]["azure-artifacts"]
-BUILD_TOOLS = ["build[uv]>=1.3", "twine>=6.2"]
-COVERAGE = "coverage[toml]>=7.10"
+group = partial(nox.project.dependency_groups, PYPROJECT)
 # Lets twine sign in to the feed with your Azure DevOps account on a laptop.
-KEYRING = [dep for dep in PYPROJECT["dependency-groups"]["dev"] if "keyring" in dep]
+KEYRING = [dep for dep in group("dev") if "keyring" in dep]
 
 # Installs go through the index pip is configured with, the feed: uv ignores
 # PIP_INDEX_URL (set by Azure's PipAuthenticate task, or by you with a PAT).
@@ -52,10 +52,10 @@ SUPPORTED = nox.project.python_versions(PYPROJECT)
 PYTHONS = available(SUPPORTED) or SUPPORTED
 
 
-def install_project(session: nox.Session, group: str) -> None:
+def install_project(session: nox.Session, name: str) -> None:
     """Install a dependency group, and the project (editable) when new or its
     pyproject.toml changed: reinstalling it every run takes longer than the checks."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, group))
+    session.install(*group(name))
     copy = Path(session.virtualenv.location, "pyproject.toml")
     if not copy.exists() or copy.read_text() != Path("pyproject.toml").read_text():
         session.install("-e", ".")
@@ -63,41 +63,28 @@ def install_project(session: nox.Session, group: str) -> None:
         session.run_install("python", "-c", copying, "pyproject.toml", str(copy))
 
 
-@nox.session(python=PYTHONS)
+@nox.session(python=PYTHONS, allow_parallel=True)
 def tests(session: nox.Session) -> None:
     """Run the tests and the docstring examples with coverage."""
     install_project(session, "test")
     name = f"py{session.python}"  # reports/ is what the pipeline publishes
-    session.run(
-        "pytest",
-        "--cov",
-        f"--cov-report=xml:reports/coverage-{name}.xml",
-        f"--junitxml=reports/junit-{name}.xml",
-        *session.posargs,
-        env={"COVERAGE_FILE": f"reports/.coverage.{name}"},
-    )
+    reports = [f"--cov-report=xml:reports/coverage-{name}.xml"]
+    reports += [f"--junitxml=reports/junit-{name}.xml"]
+    data = {"COVERAGE_FILE": f"reports/.coverage.{name}"}
+    session.run("pytest", "--cov", *reports, *session.posargs, env=data)
 
 
-@nox.session(default=False)
-def coverage(session: nox.Session) -> None:
-    """Combine the coverage of every Python into reports/coverage.xml."""
-    session.install(COVERAGE)
-    data = ["--data-file", "reports/.coverage"]
-    session.run("coverage", "combine", "--keep", *data, *glob("reports/.coverage.py*"))
-    session.run("coverage", "xml", *data, "-o", "reports/coverage.xml")
-
-
-@nox.session
+@nox.session(allow_parallel=True)
 def typecheck(session: nox.Session) -> None:
     """Check the types with mypy, strict (settings in pyproject.toml)."""
     install_project(session, "typecheck")
     session.run("mypy", *session.posargs)
 
 
-@nox.session
+@nox.session(allow_parallel=True)
 def lint(session: nox.Session) -> None:
     """Check formatting with black and style with flake8."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.install(*group("lint"))
     session.run("black", "--check", "--diff", ".")
     session.run("flake8")
 
@@ -105,14 +92,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def format(session: nox.Session) -> None:
     """Reformat the code with black."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.install(*group("lint"))
     session.run("black", ".")
 
 
 @nox.session(default=False)
 def build(session: nox.Session) -> None:
     """Build the wheel and sdist into dist/ and check their metadata."""
-    session.install(*BUILD_TOOLS)
+    session.install(*group("build"))
     shutil.rmtree("dist", ignore_errors=True)
     session.run("python", "-m", "build", "--installer=uv")
     session.run("twine", "check", "--strict", *glob("dist/*"))
@@ -153,29 +140,16 @@ def publish(session: nox.Session) -> None:
     status = ["git", "status", "--porcelain"]
     if Path(".git").exists() and session.run(*status, external=True, silent=True):
         session.error("Uncommitted changes: commit or stash them first.")
-    url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
-    password = os.environ.get("TWINE_PASSWORD")
-    if path := os.environ.get("PYPIRC_PATH"):  # written by TwineAuthenticate@1
-        pypirc = configparser.ConfigParser(interpolation=None)
-        try:  # never show the error: configparser's quote the password line
-            pypirc.read_string(Path(path).read_text(encoding="utf-8"))
-            section = pypirc[FEED["feed"]]
-            url, password = section["repository"], section["password"]
-        except (OSError, configparser.Error, KeyError) as error:
-            session.error(
-                f"PYPIRC_PATH must name a .pypirc with a [{FEED['feed']}] section, a "
-                f"password and its repository URL: {path} ({type(error).__name__})."
-            )
     build(session)
     version = parse_wheel_filename(next(Path("dist").glob("*.whl")).name)[1]
     if problem := version_problem(version, options):
         session.error(problem)
     if options.dev_only and not version.is_devrelease:
         session.skip(f"{version} is a release: main publishes development versions.")
+    url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
     # Twine reads its settings from the environment, never from the command line.
     env = {**os.environ, "TWINE_REPOSITORY_URL": url}
-    if password:  # a PAT goes with any user name
-        env["TWINE_PASSWORD"] = password
+    if password := os.environ.get("TWINE_PASSWORD"):  # a PAT goes with any user
         env.setdefault("TWINE_USERNAME", "build")
     else:  # twine asks artifacts-keyring for your Azure DevOps sign-in
         env["ARTIFACTS_KEYRING_NONINTERACTIVE_MODE"] = "true"
