@@ -107,13 +107,12 @@ def test_development_tools_are_dependency_groups_not_extras(default_project):
 
     assert "optional-dependencies" not in pyproject["project"]
     groups = pyproject["dependency-groups"]
-    assert {"test", "lint", "typecheck", "build", "dev"} <= set(
-        groups
-    )  # and the pipeline's ci
+    # and the pipeline's ci
+    assert {"test", "lint", "typecheck", "build", "publish", "dev"} <= set(groups)
     included = [
         item["include-group"] for item in groups["dev"] if "include-group" in item
     ]
-    assert included == ["test", "lint", "typecheck", "build"]
+    assert included == ["test", "lint", "typecheck", "publish"]
     assert any(
         spec.startswith("nox") for spec in groups["dev"] if isinstance(spec, str)
     )
@@ -122,7 +121,7 @@ def test_development_tools_are_dependency_groups_not_extras(default_project):
 def test_keyring_is_skipped_where_artifacts_keyring_has_no_wheel(default_project):
     (keyring,) = [
         Requirement(spec)
-        for spec in default_project.pyproject["dependency-groups"]["dev"]
+        for spec in default_project.pyproject["dependency-groups"]["publish"]
         if isinstance(spec, str) and spec.startswith("artifacts-keyring")
     ]
 

@@ -27,8 +27,6 @@ nox.options.parallel = "auto"  # tests, typecheck and lint run side by side
 PYPROJECT = nox.project.load_toml()
 FEED = PYPROJECT["tool"]["azure-artifacts"]
 group = partial(nox.project.dependency_groups, PYPROJECT)
-# Lets twine sign in to the feed with your Azure DevOps account on a laptop.
-KEYRING = [dep for dep in group("dev") if "keyring" in dep]
 
 # Installs go through the index pip is configured with, the feed: uv ignores
 # PIP_INDEX_URL (set by Azure's PipAuthenticate task, or by you with a PAT).
@@ -148,12 +146,12 @@ def publish(session: nox.Session) -> None:
         session.skip(f"{version} is a release: main publishes development versions.")
     url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
     # Twine reads its settings from the environment, never from the command line.
-    env = {**os.environ, "TWINE_REPOSITORY_URL": url}
+    env = {"ARTIFACTS_KEYRING_NONINTERACTIVE_MODE": "true", **os.environ}
+    env["TWINE_REPOSITORY_URL"] = url
     if password := os.environ.get("TWINE_PASSWORD"):  # a PAT goes with any user
         env.setdefault("TWINE_USERNAME", "build")
     else:  # twine asks artifacts-keyring for your Azure DevOps sign-in
-        env["ARTIFACTS_KEYRING_NONINTERACTIVE_MODE"] = "true"
-        session.install(*KEYRING)
+        session.install(*group("publish"))
     twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
     twine += ["--verbose", "--disable-progress-bar", *glob("dist/*")]
     shown = re.sub(r"//[^/]*@", "//", url)  # no user-info
