@@ -8,6 +8,7 @@ and its whole output is searched for the passwords it was given.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +30,7 @@ def load_noxfile(project: BakedProject, monkeypatch: pytest.MonkeyPatch) -> Modu
     """Import the baked noxfile as nox does: from the project folder."""
     monkeypatch.chdir(project.path)
     monkeypatch.setattr(nox.registry, "_REGISTRY", {})  # sessions of this load only
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # what it sets stays here
     monkeypatch.delitem(sys.modules, "baked_noxfile", raising=False)
     return load_module(project.path / "noxfile.py", "baked_noxfile")
 

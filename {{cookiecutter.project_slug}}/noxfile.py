@@ -45,9 +45,12 @@ def available(pythons: list[str]) -> list[str]:
 
 
 # A missing Python costs nothing, and asking for it (nox -s tests-3.12) fails.
-# The pipeline names its Python (--force-python).
+# The pipeline names its Python (--force-python). The workers of a parallel run
+# inherit the first search instead of repeating it.
 SUPPORTED = nox.project.python_versions(PYPROJECT)
-PYTHONS = available(SUPPORTED) or SUPPORTED
+if "PYTHONS_FOUND_BY_NOXFILE" not in os.environ:
+    os.environ["PYTHONS_FOUND_BY_NOXFILE"] = " ".join(available(SUPPORTED))
+PYTHONS = os.environ["PYTHONS_FOUND_BY_NOXFILE"].split() or SUPPORTED
 
 
 def install_project(session: nox.Session, name: str) -> None:
