@@ -88,6 +88,8 @@ def test_first_nox_run_passes_and_the_wheel_installs_and_imports(
 
     for session in ("tests", "typecheck", "lint"):
         assert re.search(rf"\* {session}(-[\d.]+)?: success", result.stderr), session
+        # run side by side: nox prints each parallel session's log as one block
+        assert re.search(rf"=+ ✓ {session}(-[\d.]+)?: success", result.stdout), session
     assert sorted(path.suffix for path in (project.path / "dist").iterdir()) == [
         ".gz",
         ".whl",
