@@ -130,6 +130,18 @@ def test_nox_lists_only_the_supported_pythons_this_machine_has(project):
     assert f"tests-{missing}" not in listed
 
 
+def test_a_nox_run_inside_another_projects_nox_searches_its_own_pythons(project):
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    missing = missing_supported_python()
+    # What the parent nox of a project that supports other Pythons leaves behind.
+    parent = {"NOXFILE_PYTHONS": f"{missing} 3.99:{missing}"}
+
+    listed = project.run(sys.executable, "-m", "nox", "-l", env=parent).stdout
+
+    assert f"* tests-{running} " in listed
+    assert f"tests-{missing}" not in listed
+
+
 def test_asking_for_a_missing_python_fails_at_once(project):
     missing = missing_supported_python()
 

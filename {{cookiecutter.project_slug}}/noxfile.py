@@ -46,11 +46,13 @@ def available(pythons: list[str]) -> list[str]:
 
 # A missing Python costs nothing, and asking for it (nox -s tests-3.12) fails.
 # The pipeline names its Python (--force-python). The workers of a parallel run
-# inherit the first search instead of repeating it.
+# inherit the search through the environment instead of repeating it.
 SUPPORTED = nox.project.python_versions(PYPROJECT)
-if "PYTHONS_FOUND_BY_NOXFILE" not in os.environ:
-    os.environ["PYTHONS_FOUND_BY_NOXFILE"] = " ".join(available(SUPPORTED))
-PYTHONS = os.environ["PYTHONS_FOUND_BY_NOXFILE"].split() or SUPPORTED
+searched, _, found = os.environ.get("NOXFILE_PYTHONS", "").partition(":")
+if searched != " ".join(SUPPORTED):
+    found = " ".join(available(SUPPORTED))
+    os.environ["NOXFILE_PYTHONS"] = f"{' '.join(SUPPORTED)}:{found}"
+PYTHONS = found.split() or SUPPORTED
 
 
 def install_project(session: nox.Session, name: str) -> None:
