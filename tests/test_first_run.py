@@ -84,12 +84,15 @@ def test_first_nox_run_passes_and_the_wheel_installs_and_imports(
     project = bake(tmp_path / "bake", **answers)
 
     result = project.nox()
-    project.nox("-s", "build")
+    named = project.nox("-s", "build")
 
     for session in ("tests", "typecheck", "lint"):
         assert re.search(rf"\* {session}(-[\d.]+)?: success", result.stderr), session
         # run side by side: nox prints each parallel session's log as one block
         assert re.search(rf"=+ ✓ {session}(-[\d.]+)?: success", result.stdout), session
+    # a session you name runs in the terminal, as nox streams it
+    assert "nox > Running session build" in named.stderr
+    assert "parallel" not in named.stdout + named.stderr
     assert sorted(path.suffix for path in (project.path / "dist").iterdir()) == [
         ".gz",
         ".whl",

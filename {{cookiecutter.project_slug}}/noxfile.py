@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from functools import partial
 from glob import glob
 from pathlib import Path
@@ -22,7 +23,14 @@ nox.needs_version = ">=2026.8.17"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.download_python = "never"
-nox.options.parallel = "auto"  # tests, typecheck and lint run side by side
+
+# Plain `nox` runs its checks side by side; a session you name runs in your
+# terminal as it goes (and `-- --pdb` can stop in the debugger).
+NAMING = ("-s", "--session", "-e", "-k", "--keyword", "-t", "--tag")
+if "NOXSESSION" not in os.environ and not any(
+    argument.startswith(NAMING) for argument in sys.argv[1:]
+):
+    nox.options.parallel = "auto"
 
 PYPROJECT = nox.project.load_toml()
 FEED = PYPROJECT["tool"]["azure-artifacts"]
@@ -71,10 +79,10 @@ def tests(session: nox.Session) -> None:
     """Run the tests and the docstring examples with coverage."""
     install_project(session, "test")
     name = f"py{session.python}"  # reports/ is what the pipeline publishes
-    reports = [f"--cov-report=xml:reports/coverage-{name}.xml"]
-    reports += [f"--junitxml=reports/junit-{name}.xml"]
+    xml = f"--cov-report=xml:reports/coverage-{name}.xml"
+    junit = f"--junitxml=reports/junit-{name}.xml"
     data = {"COVERAGE_FILE": f"reports/.coverage.{name}"}
-    session.run("pytest", "--cov", *reports, *session.posargs, env=data)
+    session.run("pytest", "--cov", xml, junit, *session.posargs, env=data)
 
 
 @nox.session(allow_parallel=True)
