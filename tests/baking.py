@@ -213,18 +213,8 @@ class BakedProject:
     def nox(
         self, *arguments: str, env: dict[str, str] | None = None, check: bool = True
     ):
-        """Run nox in the project on the running interpreter only."""
-        python = f"{sys.version_info.major}.{sys.version_info.minor}"
-        return self.run(
-            sys.executable,
-            "-m",
-            "nox",
-            "--force-python",
-            python,
-            *arguments,
-            env=env,
-            check=check,
-        )
+        """Run nox in the project, on the running interpreter."""
+        return self.run(sys.executable, "-m", "nox", *arguments, env=env, check=check)
 
 
 def bake(

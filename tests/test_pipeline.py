@@ -607,7 +607,7 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
 
     # One coverage report, combined from the data the tests job published.
     downloaded = main.ran("coverage", "Download the coverage data").output
-    assert f"reports-{RUNNING_PYTHON}/.coverage." in downloaded
+    assert f"reports-{RUNNING_PYTHON}/.coverage" in downloaded
     published = main.ran("coverage", "PublishCodeCoverageResults@2").output
     assert re.fullmatch(
         r"coverage: coverage\.xml \([1-9]\d* of [1-9]\d* lines\)", published

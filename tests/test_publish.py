@@ -462,9 +462,7 @@ def test_internal_dependencies_resolve_through_the_configured_index(
         "--default-venv-backend", backend, "-s", "tests", "typecheck", "build", env=env
     )
 
-    output = (
-        result.stdout + result.stderr
-    )  # nox prints parallel sessions' logs to stdout
+    output = result.stdout + result.stderr  # pytest's on stdout, nox's on stderr
     assert f"Creating virtual environment ({backend})" in output
     assert "test_internal.py ." in output
-    assert re.search(r"\* build-[\d.]+: success", output)
+    assert "* build: success" in output

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-from functools import partial
 from glob import glob
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -22,19 +21,15 @@ from packaging.version import Version
 nox.needs_version = ">=2026.8.17"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
+# Sessions run on the Python that runs nox; the pipeline names each supported
+# one (--force-python 3.13). A Python that is missing fails, never downloads.
 nox.options.download_python = "never"
+nox.options.error_on_missing_interpreters = True
 
-# Plain `nox` runs its checks side by side; a session you name runs in your
-# terminal as it goes (and `-- --pdb` can stop in the debugger).
-NAMING = ("-s", "--session", "-e", "-k", "--keyword", "-t", "--tag")
-if "NOXSESSION" not in os.environ and not any(
-    argument.startswith(NAMING) for argument in sys.argv[1:]
-):
+# A bare `nox` runs its checks side by side; any other run is streamed to your
+# terminal as it goes (so `nox -s tests -- --pdb` can stop in the debugger).
+if len(sys.argv) == 1 and "NOXSESSION" not in os.environ:
     nox.options.parallel = "auto"
-
-PYPROJECT = nox.project.load_toml()
-FEED = PYPROJECT["tool"]["azure-artifacts"]
-group = partial(nox.project.dependency_groups, PYPROJECT)
 
 # Installs go through the index pip is configured with, the feed: uv ignores
 # PIP_INDEX_URL (set by Azure's PipAuthenticate task, or by you with a PAT).
@@ -42,60 +37,35 @@ if "PIP_INDEX_URL" in os.environ:
     os.environ.setdefault("UV_DEFAULT_INDEX", os.environ["PIP_INDEX_URL"])
 
 
-def available(pythons: list[str]) -> list[str]:
-    """The Pythons that start here, all tried at once (pyenv shims may not)."""
-    tries = [
-        (python, subprocess.Popen([path, "-c", ""], stderr=subprocess.DEVNULL))
-        for python in pythons
-        if (path := shutil.which(f"python{python}"))
-    ]
-    return [python for python, process in tries if process.wait() == 0]
-
-
-# A missing Python costs nothing, and asking for it (nox -s tests-3.12) fails.
-# The pipeline names its Python (--force-python). The workers of a parallel run
-# inherit the search through the environment instead of repeating it.
-SUPPORTED = nox.project.python_versions(PYPROJECT)
-searched, _, found = os.environ.get("NOXFILE_PYTHONS", "").partition(":")
-if searched != " ".join(SUPPORTED):
-    found = " ".join(available(SUPPORTED))
-    os.environ["NOXFILE_PYTHONS"] = f"{' '.join(SUPPORTED)}:{found}"
-PYTHONS = found.split() or SUPPORTED
-
-
-def install_project(session: nox.Session, name: str) -> None:
-    """Install a dependency group, and the project (editable) when new or its
-    pyproject.toml changed: reinstalling it every run takes longer than the checks."""
-    session.install(*group(name))
+def install(session: nox.Session, *arguments: str) -> None:
+    """Install only into a new environment or when pyproject.toml, which declares
+    everything installed, has changed: checking again takes longer than the checks."""
     copy = Path(session.virtualenv.location, "pyproject.toml")
     if not copy.exists() or copy.read_text() != Path("pyproject.toml").read_text():
-        session.install("-e", ".")
+        session.install(*arguments)
         copying = "import shutil, sys; shutil.copy(*sys.argv[1:])"  # `nox -R` skips it
         session.run_install("python", "-c", copying, "pyproject.toml", str(copy))
 
 
-@nox.session(python=PYTHONS, allow_parallel=True)
+@nox.session(allow_parallel=True)
 def tests(session: nox.Session) -> None:
     """Run the tests and the docstring examples with coverage."""
-    install_project(session, "test")
-    name = f"py{session.python}"  # reports/ is what the pipeline publishes
-    xml = f"--cov-report=xml:reports/coverage-{name}.xml"
-    junit = f"--junitxml=reports/junit-{name}.xml"
-    data = {"COVERAGE_FILE": f"reports/.coverage.{name}"}
-    session.run("pytest", "--cov", xml, junit, *session.posargs, env=data)
+    install(session, "--group", "test", "-e", ".")
+    reports = ["--cov-report=xml:reports/coverage.xml", "--junitxml=reports/junit.xml"]
+    session.run("pytest", "--cov", *reports, *session.posargs)
 
 
 @nox.session(allow_parallel=True)
 def typecheck(session: nox.Session) -> None:
     """Check the types with mypy, strict (settings in pyproject.toml)."""
-    install_project(session, "typecheck")
+    install(session, "--group", "typecheck", "-e", ".")
     session.run("mypy", *session.posargs)
 
 
 @nox.session(allow_parallel=True)
 def lint(session: nox.Session) -> None:
     """Check formatting with black and style with flake8."""
-    session.install(*group("lint"))
+    install(session, "--group", "lint")
     session.run("black", "--check", "--diff", ".")
     session.run("flake8")
 
@@ -103,14 +73,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def format(session: nox.Session) -> None:
     """Reformat the code with black."""
-    session.install(*group("lint"))
+    install(session, "--group", "lint")
     session.run("black", ".")
 
 
 @nox.session(default=False)
 def build(session: nox.Session) -> None:
     """Build the wheel and sdist into dist/ and check their metadata."""
-    session.install(*group("build"))
+    install(session, "--group", "build")
     shutil.rmtree("dist", ignore_errors=True)
     session.run("python", "-m", "build", "--installer=uv")
     session.run("twine", "check", "--strict", *glob("dist/*"))
@@ -118,7 +88,8 @@ def build(session: nox.Session) -> None:
 
 def feed_url(endpoint: str) -> str:
     """URL of the feed's ``simple`` (install) or ``upload`` (publish) endpoint."""
-    scope = [FEED["organization"], FEED.get("project"), "_packaging", FEED["feed"]]
+    feed = nox.project.load_toml()["tool"]["azure-artifacts"]
+    scope = [feed["organization"], feed.get("project"), "_packaging", feed["feed"]]
     path = "/".join(quote(part, safe="") for part in scope if part)
     return f"https://pkgs.dev.azure.com/{path}/pypi/{endpoint}/"
 
@@ -164,7 +135,7 @@ def publish(session: nox.Session) -> None:
     if password := os.environ.get("TWINE_PASSWORD"):  # a PAT goes with any user
         env.setdefault("TWINE_USERNAME", "build")
     else:  # twine asks artifacts-keyring for your Azure DevOps sign-in
-        session.install(*group("publish"))
+        session.install("--group", "publish")
     twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
     twine += ["--verbose", "--disable-progress-bar", *glob("dist/*")]
     shown = re.sub(r"//[^/]*@", "//", url)  # no user-info
