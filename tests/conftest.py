@@ -9,6 +9,7 @@ import pytest
 
 from tests.baking import BakedProject, bake
 from tests.index_server import IndexServer, running_index_server
+from tests.newer_python import newer_python
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,3 +29,12 @@ def index_server(tmp_path: Path) -> Iterator[IndexServer]:
     """A password-protected package index on 127.0.0.1, PyPI as its upstream."""
     with running_index_server(tmp_path) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def newer_interpreter() -> Path:
+    """The newest Python above the running one that this machine has: on PATH,
+    or built by `python tests/newer_python.py` (which `nox -s tests` runs)."""
+    if found := newer_python(build_one=False):
+        return found
+    pytest.skip("no Python newer than the running one: tests/newer_python.py")

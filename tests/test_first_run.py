@@ -50,7 +50,7 @@ def wheel_metadata(project: BakedProject) -> dict[str, str]:
 
 
 # The three first runs below meet every value of every choice but the minimum
-# Pythons above the one running here (static checks cover those bakes).
+# Pythons above the one running here, which the newer-Python first runs meet.
 FIRST_RUNS = [{}, {**EVERYTHING_ON, "author_name": AUTHOR}, EVERYTHING_ELSE]
 RUNNING = (sys.version_info.major, sys.version_info.minor)
 NEWER_MINIMUMS = [
@@ -69,12 +69,11 @@ def test_the_first_runs_meet_every_choice_value():
         (field, {**defaults, **answers}[field])
         for answers in FIRST_RUNS
         for field in CHOICES
-    }
+    } | {("minimum_python", minimum) for minimum in NEWER_MINIMUMS}
     wanted = {
         (field, value)
         for field, values in CHOICES.items()
         for value in ([True, False] if isinstance(values, bool) else values)
-        if field != "minimum_python" or value not in NEWER_MINIMUMS
     }
     assert wanted <= met
 
@@ -111,6 +110,34 @@ def test_first_nox_run_passes_and_the_wheel_installs_and_imports(
     metadata = wheel_metadata(project)
     assert metadata["Author"] == answers.get("author_name", "Platform Team")
     assert metadata["Author-email"] == "platform-team@example.com"
+
+
+def python_version(interpreter: Path) -> tuple[int, int]:
+    code = "import sys; print(*sys.version_info[:2])"
+    output = subprocess.run([interpreter, "-c", code], capture_output=True, text=True)
+    major, minor = output.stdout.split()
+    return int(major), int(minor)
+
+
+@pytest.mark.parametrize("minimum", NEWER_MINIMUMS)
+def test_a_project_for_a_newer_python_goes_green_on_its_first_nox_there(
+    tmp_path: Path, newer_interpreter: Path, minimum: str
+):
+    newer = python_version(newer_interpreter)
+    if newer < tuple(map(int, minimum.split("."))):
+        pytest.skip(f"the newest Python here is {newer[0]}.{newer[1]}, not {minimum}")
+    project = bake(tmp_path / "bake", minimum_python=minimum)
+    # As the project's README develops: a venv of a new enough Python, nox in it.
+    venv = tmp_path / "venv"
+    subprocess.run([newer_interpreter, "-m", "venv", "--without-pip", venv], check=True)
+    install = ["uv", "pip", "install", "--quiet", "--python", venv / "bin" / "python"]
+    subprocess.run([sys.executable, "-m", *install, "nox[uv]>=2026.8.17"], check=True)
+
+    result = project.run(venv / "bin" / "python", "-m", "nox")
+
+    for session in ("tests", "typecheck", "lint"):
+        assert f"* {session}: success" in result.stderr, result.stderr
+    assert python_version(project.path / ".nox" / "tests" / "bin" / "python") == newer
 
 
 @pytest.fixture(scope="module")
