@@ -119,6 +119,17 @@ def free_text(field: str, value: str) -> str | None:
     return None
 
 
+def author_text(value: str) -> str | None:
+    if problem := free_text("author_name", value):
+        return problem
+    if not any(character.isalnum() for character in value):
+        return (
+            "must contain a letter or a digit (git refuses a name of punctuation"
+            " only for the first commit)"
+        )
+    return None
+
+
 def description_text(value: str) -> str | None:
     if problem := free_text("description", value):
         return problem
@@ -349,7 +360,7 @@ def rules(choices: dict[str, list[str]]) -> dict[str, Callable[[object], str | N
         "project_slug": distribution_name,
         "package_name": import_package,
         "description": description_text,
-        "author_name": lambda value: free_text("author_name", value),
+        "author_name": author_text,
         "author_email": email_address,
         "azure_organization": organization_name,
         "azure_project": project_name,

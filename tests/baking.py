@@ -302,6 +302,7 @@ BAD_ANSWERS = [
     ("description", "d" * 201, "at most 200"),
     ("author_name", "", "must not be empty"),
     ("author_name", 'A "nick" name', 'must not contain "'),
+    ("author_name", ":;", "must contain a letter or a digit"),
     ("author_name", "Line\u2028separator", "printable"),
     ("project_slug", "", "is empty"),
     ("project_slug", "My_Pkg", "normalised distribution name"),
