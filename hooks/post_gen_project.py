@@ -40,7 +40,7 @@ def is_git_repository(path: Path) -> bool:
 
 
 def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
 
 
 def init_repository(path: Path, author_name: str, author_email: str) -> str:
@@ -52,21 +52,19 @@ def init_repository(path: Path, author_name: str, author_email: str) -> str:
         )
     if is_git_repository(path):
         return "Existing git repository left as it is."
-    git("init", "--quiet", "--initial-branch=main", cwd=path)
-    git("add", "--all", cwd=path)
     # The author answers stand in only where git has no identity configured.
     identity = ["-c", f"user.name={author_name}", "-c", f"user.email={author_email}"]
-    if has_git_identity(path):
-        identity = []
-    git(
-        *identity,
-        "commit",
-        "--quiet",
-        "--no-verify",
-        "-m",
-        INITIAL_COMMIT_MESSAGE,
-        cwd=path,
-    )
+    commit = ["commit", "--quiet", "--no-verify", "-m", INITIAL_COMMIT_MESSAGE]
+    try:
+        git("init", "--quiet", "--initial-branch=main", cwd=path)
+        git("add", "--all", cwd=path)
+        git(*([] if has_git_identity(path) else identity), *commit, cwd=path)
+    except subprocess.CalledProcessError as error:  # e.g. signing that needs a key
+        said = error.stderr.strip().splitlines()[-1:] or [f"exit {error.returncode}"]
+        return (
+            f"git could not make the first commit ({said[0]}): once that is"
+            f" fixed, run `{FIRST_COMMIT}` in {path}."
+        )
     return f"Created a git repository on branch main with the first commit in {path}."
 
 

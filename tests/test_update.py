@@ -220,6 +220,38 @@ def test_hook_without_git_suggests_a_first_commit_that_works_when_pasted(
     )
 
 
+def test_a_commit_git_refuses_leaves_the_bake_whole_and_a_command_to_paste(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = isolated_git_env(tmp_path / "home")
+    signing = tmp_path / "gitconfig"  # signing is required, and cannot work
+    signing.write_text("[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n")
+    for key, value in {**env, "GIT_CONFIG_GLOBAL": str(signing)}.items():
+        monkeypatch.setenv(key, value)
+    output = tmp_path / "out"
+    output.mkdir()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE)],
+        cwd=output,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "git could not make the first commit (" in result.stderr
+    project = output / "my-shared-utils"
+    assert (project / "noxfile.py").exists()
+    (command,) = re.findall(r"`([^`]+)`", result.stderr)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", env["GIT_CONFIG_GLOBAL"])  # fixed
+    subprocess.run(["bash", "-c", command], cwd=project, check=True)
+    log = subprocess.run(
+        ["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True
+    )
+    assert log.stdout == "Initial commit from cookiecutter-azure-pylib\n"
+
+
 def test_plain_cookiecutter_bake_is_committed_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
