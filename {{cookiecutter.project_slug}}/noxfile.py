@@ -129,12 +129,11 @@ def publish(session: nox.Session) -> None:
     if options.dev_only and not version.is_devrelease:
         session.skip(f"{version} is a release: main publishes development versions.")
     url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
-    # Twine reads its settings from the environment, never from the command line.
-    env = {"ARTIFACTS_KEYRING_NONINTERACTIVE_MODE": "true", **os.environ}
-    env["TWINE_REPOSITORY_URL"] = url
+    env = {**os.environ, "TWINE_REPOSITORY_URL": url}  # twine's settings, not argv
     if password := os.environ.get("TWINE_PASSWORD"):  # a PAT goes with any user
         env.setdefault("TWINE_USERNAME", "build")
-    else:  # twine asks artifacts-keyring for your Azure DevOps sign-in
+    else:  # twine asks artifacts-keyring for your Azure DevOps sign-in, no prompt
+        env.setdefault("ARTIFACTS_KEYRING_NONINTERACTIVE_MODE", "true")
         session.install("--group", "publish")
     twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
     twine += ["--verbose", "--disable-progress-bar", *glob("dist/*")]
