@@ -176,6 +176,24 @@ def test_a_python_named_on_the_command_line_runs_the_tests_with_pytest_arguments
     assert re.search(r"\b[1-9]\d* passed, [1-9]\d* deselected\b", result.stdout)
 
 
+def test_a_second_nox_installs_nothing_until_pyproject_toml_changes(tmp_path: Path):
+    project = bake(tmp_path / "bake")
+    project.nox("-s", "tests")
+
+    again = project.nox("-s", "tests")
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('"pytest-cov>=6.2"]', '"pytest-cov>=6.2", "six"]')
+    )
+    changed = project.nox("-s", "tests")
+    fresh = project.nox("--reuse-venv=no", "-s", "lint")
+
+    assert "pip install" not in again.stderr
+    assert "pip install --group test -e ." in changed.stderr
+    project.run(project.path / ".nox" / "tests" / "bin" / "python", "-c", "import six")
+    assert "Creating virtual environment" in fresh.stderr
+
+
 def test_asking_for_a_missing_python_fails_at_once(project):
     missing = missing_supported_python()
 
