@@ -21,6 +21,7 @@ from tests.baking import (
     BakedProject,
     bake,
 )
+from tests.newer_python import on_path
 
 pytestmark = pytest.mark.slow
 
@@ -148,9 +149,7 @@ def project(tmp_path_factory) -> BakedProject:
 def missing_supported_python() -> str:
     """The newest supported Python this machine cannot run."""
     return next(
-        python
-        for python in reversed(DEFAULTS["_pythons"])
-        if subprocess.run(["sh", "-c", f"python{python} -c ''"]).returncode
+        python for python in reversed(DEFAULTS["_pythons"]) if on_path(python) is None
     )
 
 
