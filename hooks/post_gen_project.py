@@ -1,7 +1,8 @@
 """Turn the freshly generated folder into a git repository with a first commit.
 
-setuptools-scm computes the version from git, so the project must be a
-repository before its first build. A missing git is reported, not fatal.
+hatch-vcs computes the version from git, so the project must be a repository
+before its first build. A missing git is reported, not fatal. A shared pipeline
+pins a release tag of the template; a checkout without that tag is reported.
 
 Under cruft the hook leaves git alone. `cruft update` and `cruft diff` run it
 in scratch renders whose difference is applied to the real project: a
@@ -33,6 +34,24 @@ def post_generate(
     if cruft_template_commit:
         return ""
     return init_repository(path, author_name, author_email)
+
+
+def missing_release_tag(
+    template: Path, template_version: str, pipeline: str, repository: str
+) -> str:
+    """The sentence for a shared pipeline pinned to a tag the template lacks."""
+    tag = f"v{template_version}"
+    if pipeline != "shared" or not is_git_repository(template):
+        return ""  # not pinned, or no history to look the tag up in
+    found = ["git", "rev-parse", "--quiet", "--verify", f"refs/tags/{tag}"]
+    if subprocess.run(found, cwd=template, capture_output=True).returncode == 0:
+        return ""
+    return (
+        f"The shared pipeline pins refs/tags/{tag} of {repository}, a tag this "
+        f"template checkout does not have: push the release tag there (git push "
+        f"origin {tag} in the template's repository), or bake with "
+        "pipeline=self-contained."
+    )
 
 
 def is_git_repository(path: Path) -> bool:
@@ -78,12 +97,22 @@ def has_git_identity(path: Path) -> bool:
 if __name__ == "__main__":
     # The answers as JSON inside a raw string: any answer reads back exactly.
     ANSWERS = json.loads(r"""{{ cookiecutter | jsonify }}""")
-    message = post_generate(
-        Path.cwd(),
-        author_name=ANSWERS["author_name"],
-        author_email=ANSWERS["author_email"],
-        # cruft adds the template commit as `_commit`; plain cookiecutter does not.
-        cruft_template_commit=ANSWERS.get("_commit", ""),
-    )
-    if message:
+    messages = [
+        post_generate(
+            Path.cwd(),
+            author_name=ANSWERS["author_name"],
+            author_email=ANSWERS["author_email"],
+            # cruft adds the template commit as `_commit`; cookiecutter does not.
+            cruft_template_commit=ANSWERS.get("_commit", ""),
+        ),
+        missing_release_tag(
+            # The template's checkout; cruft, which renders a clone at the
+            # commit it records, does not say where.
+            Path(ANSWERS.get("_repo_dir") or "no template checkout"),
+            ANSWERS["_template_version"],
+            ANSWERS["pipeline"],
+            ANSWERS["pipeline_templates_repository"],
+        ),
+    ]
+    for message in filter(None, messages):
         print(message, file=sys.stderr)

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import TEMPLATE, bake, isolated_git_env, load_module
+from tests.baking import (
+    TEMPLATE,
+    bake,
+    hosted_template,
+    isolated_git_env,
+    load_module,
+)
 
 # What `cruft create` needs from the template repository.
 TEMPLATE_PARTS = ["cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}"]
@@ -165,6 +171,79 @@ def test_hook_under_cruft_leaves_git_to_the_user(tmp_path: Path) -> None:
 
     assert message == ""
     assert not (tmp_path / ".git").exists()
+
+
+def template_checkout(folder: Path, *tags: str) -> Path:
+    """A git clone of the template as tested, with `tags` on its commit."""
+    env = isolated_git_env(folder / "home")
+    checkout = folder / "template"
+    hosted = hosted_template(folder, env)
+    run(["git", "clone", "--quiet", str(hosted), str(checkout)], folder, env)
+    for tag in tags:
+        run(["git", "tag", "-a", tag, "-m", tag], checkout, env)
+    return checkout
+
+
+@pytest.mark.parametrize(
+    ("tags", "pipeline", "told"),
+    [
+        ([], "shared", True),
+        (["v1.0.0"], "shared", False),
+        (["v0.9.0"], "shared", True),
+        ([], "self-contained", False),
+    ],
+)
+def test_a_shared_pipeline_pinned_to_a_missing_tag_is_named_at_bake_time(
+    tmp_path: Path, tags: list[str], pipeline: str, told: bool
+) -> None:
+    checkout = template_checkout(tmp_path, *tags)
+
+    message = load_post_gen_hook().missing_release_tag(
+        checkout, "1.0.0", pipeline, "Platform/cookiecutter-azure-pylib"
+    )
+
+    assert message == (
+        "The shared pipeline pins refs/tags/v1.0.0 of "
+        "Platform/cookiecutter-azure-pylib, a tag this template checkout does not "
+        "have: push the release tag there (git push origin v1.0.0 in the "
+        "template's repository), or bake with pipeline=self-contained."
+        if told
+        else ""
+    )
+
+
+def test_a_template_folder_without_git_history_is_not_told_about_tags(tmp_path):
+    (tmp_path / "template").mkdir()
+    hook = load_post_gen_hook()
+
+    assert (
+        hook.missing_release_tag(tmp_path / "template", "1.0.0", "shared", "p/r") == ""
+    )
+
+
+def test_baking_a_shared_pipeline_from_an_untagged_checkout_says_what_to_push(
+    tmp_path: Path,
+) -> None:
+    checkout = template_checkout(tmp_path)
+    env = isolated_git_env(tmp_path / "home")
+
+    baked = run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            str(checkout),
+            "pipeline=shared",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        tmp_path,
+        env,
+    )
+
+    assert "git push origin v1.0.0" in baked.stderr
+    assert (tmp_path / "out" / PROJECT_SLUG / "azure-pipelines.yml").is_file()
 
 
 def test_hook_under_plain_cookiecutter_makes_the_first_commit(
