@@ -17,6 +17,11 @@ that answers the way pkgs.dev.azure.com does where pypiserver answers otherwise:
   (Azure/azure-sdk-for-python#9286). A deleted version leaves /simple/ but its
   number stays reserved for good (Microsoft's "Delete and recover packages").
   pypiserver answers twine 400 and forgets deleted files.
+- Uploading a distribution whose metadata is newer than Azure knows: HTTP 400
+  `Bad Request - Metadata version '2.3' is unsupported. Supported versions
+  are: 1.0,1.1,1.2,2.0,2.1.` with the same message in a JSON body
+  (astral-sh/ruff#10378, astral-sh/uv#2414, PyO3/maturin#1993). No public
+  source shows Azure accepting 2.2 or later, so the stand-in refuses them.
 
 `trickling_server` answers one byte every few seconds, so no per-read timeout
 ever fires; `silent_server` accepts connections and never answers.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import re
 import socket
 import threading
@@ -43,6 +49,7 @@ SIGNIN_PAGE = (
     b"<html><head><title>Azure DevOps Services | Sign In</title></head></html>"
 )
 HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
+AZURE_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1")
 
 
 @dataclass
@@ -117,11 +124,41 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
             )
             return True
 
+        def unsupported_metadata(self, body: bytes) -> bool:
+            """Answer 400 as Azure does if the upload's metadata is too new."""
+            found = re.search(rb'name="metadata_version"\r\n\r\n([^\r]*)', body)
+            version = found.group(1).decode() if found else ""
+            if not found or version in AZURE_METADATA_VERSIONS:
+                return False
+            message = (
+                f"Metadata version '{version}' is unsupported. Supported versions "
+                f"are: {','.join(AZURE_METADATA_VERSIONS)}."
+            )
+            exception = "Microsoft.VisualStudio.Services.Packaging.Shared.WebApi"
+            body = json.dumps(
+                {
+                    "$id": "1",
+                    "innerException": None,
+                    "message": message,
+                    "typeName": f"{exception}.Exceptions.InvalidPackageException, "
+                    f"{exception}",
+                    "typeKey": "InvalidPackageException",
+                    "errorCode": 0,
+                    "eventId": 3000,
+                }
+            ).encode()
+            activity = "(DevOps Activity ID: 27498FFA-3436-49CE-B4F4-27A5F86057FE)"
+            json_type = ("Content-Type", "application/json")
+            self.answer(400, f"Bad Request - {message} {activity}", body, [json_type])
+            return True
+
         def forward(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not feed.authorised(self.headers.get("Authorization")):
                 return self.refuse()
-            if self.command == "POST" and self.conflict(body):
+            if self.command == "POST" and (
+                self.unsupported_metadata(body) or self.conflict(body)
+            ):
                 return
             headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
             headers["Authorization"] = upstream_auth

@@ -4,7 +4,9 @@ Stages, jobs and steps run in order, each job in a fresh clone of the
 repository at the simulated ref; `condition:` expressions are evaluated
 (the subset the template uses); `$(...)` macros are expanded and
 `##vso[task.setvariable]` lines printed by a step set variables for the steps
-after it, as on a real agent. Scripts run with bash, with Azure's variables in
+after it (an empty value empties the variable, microsoft/azure-pipelines-tasks
+#10095), and `##vso[task.prependpath]` puts a folder first on their PATH, as on
+a real agent. Scripts run with bash, with Azure's variables in
 the environment (TF_BUILD, BUILD_SOURCEBRANCH, ...). Tasks are replaced by
 their local equivalents, each checking the inputs it is given:
 
@@ -18,7 +20,10 @@ their local equivalents, each checking the inputs it is given:
   scripts get it only through a step's `env:`; the feed's upload URL, which
   the noxfile derives from pyproject.toml, stands in as TWINE_REPOSITORY_URL;
 - Cache@2: the cached folder lives in Pipeline.Workspace, which outlives the
-  job like a restored cache; its path must be the variable pip or uv reads;
+  job like a restored cache; its path must be the variable pip or uv reads.
+  The task creates no folder: after a job that succeeded, its post-job save
+  fails on a path that does not exist, as `tar` does on Azure
+  ("could not chdir", microsoft/azure-pipelines-tasks#12268);
 - PublishTestResults@2 / PublishCodeCoverageResults@2: the files their inputs
   match must exist and be JUnit / Cobertura XML.
 
@@ -28,6 +33,7 @@ Matrix legs for other Pythons than the running one are listed as not run.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import re
 import shutil
@@ -47,6 +53,7 @@ from tests.index_server import IndexServer, isolated_environment
 STEP_TIMEOUT = 600
 RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 SET_VARIABLE = re.compile(r"^##vso\[task\.setvariable variable=([^;\]]+)[^\]]*\](.*)$")
+PREPEND_PATH = re.compile(r"^##vso\[task\.prependpath\](.+)$")
 MACRO = re.compile(r"\$\(([A-Za-z0-9_.]+)\)")
 # Azure gives secret variables to a script only through its step's `env:`.
 SECRET_VARIABLES = {"System.AccessToken"}
@@ -373,6 +380,7 @@ class JobRun:
         self.variables = variables
         self.build = build
         self.records: list[StepRecord] = []
+        self.cached: dict[str, str] = {}  # path -> the Cache@2 step's name
         self.path = [
             p
             for p in os.environ["PATH"].split(os.pathsep)
@@ -404,10 +412,25 @@ class JobRun:
                     self.records.append(
                         StepRecord(self.name, label, "succeeded", output)
                     )
+            if succeeded:
+                succeeded = self.save_caches()
         finally:
             # Azure empties Agent.TempDirectory after every job.
             shutil.rmtree(self.temp, ignore_errors=True)
         return "succeeded" if succeeded else "failed"
+
+    def save_caches(self) -> bool:
+        """Cache@2's post-job step: tar each cached folder, which must exist."""
+        saved = True
+        for path, label in self.cached.items():
+            name = f"Post-job: {label}"
+            if Path(path).is_dir():
+                self.records.append(StepRecord(self.name, name, "succeeded"))
+            else:
+                failure = f"tar: could not chdir to '{path}'"
+                self.records.append(StepRecord(self.name, name, "failed", failure))
+                saved = False
+        return saved
 
     def run_step(self, step: dict[str, Any]) -> str:
         if "checkout" in step:
@@ -417,6 +440,8 @@ class JobRun:
                 step.get("script") or step["bash"], step.get("env") or {}
             )
         task = step.get("task")
+        if task == "Cache@2" and (path := (step.get("inputs") or {}).get("path")):
+            self.cached[expand(path, self.variables)] = step_label(step)
         handler = {
             "UsePythonVersion@0": self.use_python_version,
             "Cache@2": self.cache,
@@ -501,7 +526,6 @@ class JobRun:
             )
             if looks_like_path and not list(self.sources.glob(segment)):
                 raise StepFailed(f"Cache@2 key file {segment} does not exist")
-        Path(inputs["path"]).mkdir(parents=True, exist_ok=True)
         return f"{cached[inputs['path']]} = {inputs['path']} kept between jobs"
 
     def expected_artifact_feed(self) -> str:
@@ -625,9 +649,52 @@ class JobRun:
         for line in completed.stdout.splitlines():
             if match := SET_VARIABLE.match(line.strip()):
                 self.variables[match.group(1)] = match.group(2)
+            elif match := PREPEND_PATH.match(line.strip()):
+                self.path.insert(0, match.group(1))
         if completed.returncode != 0:
             raise StepFailed(f"exit code {completed.returncode}\n{completed.stdout}")
         return completed.stdout
+
+
+# A test for the library under test: it fails if the secret whose SHA-256 it
+# holds is in its environment, or in that of any process that started it
+# (`unset` in a script leaves the script's own /proc/PID/environ as it was).
+SECRET_PROBE = """\
+import hashlib
+import os
+from pathlib import Path
+
+SECRET_SHA256, LENGTH = {digest!r}, {length}
+
+
+def environments():
+    yield "this process", "\\0".join(f"{{k}}={{v}}" for k, v in os.environ.items())
+    pid = os.getppid()
+    for _ in range(64):
+        try:
+            yield f"process {{pid}}", Path(f"/proc/{{pid}}/environ").read_text()
+            stat = Path(f"/proc/{{pid}}/stat").read_text()
+            pid = int(stat.rsplit(")", 1)[1].split()[1])  # the parent's pid
+        except (OSError, ValueError, IndexError):
+            return
+
+
+def holds_secret(text):
+    return any(
+        hashlib.sha256(text[i : i + LENGTH].encode()).hexdigest() == SECRET_SHA256
+        for i in range(len(text) - LENGTH + 1)
+    )
+
+
+def test_the_feed_token_is_out_of_reach():
+    assert [name for name, text in environments() if holds_secret(text)] == []
+"""
+
+
+def secret_probe(secret: str) -> str:
+    """SECRET_PROBE for `secret`, which it names only by its hash."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    return SECRET_PROBE.format(digest=digest, length=len(secret))
 
 
 def minimatch(pattern: str) -> re.Pattern[str]:

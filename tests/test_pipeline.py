@@ -22,6 +22,7 @@ import yaml
 
 from tests.baking import (
     DEFAULTS,
+    BakedProject,
     GIT_IDENTITY,
     TEMPLATE,
     all_combinations,
@@ -37,6 +38,7 @@ from tests.pipeline_runner import (
     PipelineError,
     TemplateSource,
     evaluate,
+    secret_probe,
 )
 
 CHECK_JSONSCHEMA = [
@@ -408,13 +410,94 @@ def test_ci_tools_come_from_one_pinned_group_in_pyproject(pipelines, tmp_path):
     assert {"nox", "uv"} <= set(names)
     assert all(re.fullmatch(r"[a-z0-9-]+==[0-9][0-9.]*", pin) for pin in pins), pins
     for text in pipelines:
-        installs_of_tools = [
+        installs_of_tools = {
             step["script"]
             for _, _, _, step in steps_of(yaml.safe_load(text))
             if re.search(r"pip install", step.get("script", ""))
-        ]
-        assert installs_of_tools
-        assert set(installs_of_tools) == {"python -m pip install $(ciTools)"}
+        }
+        assert installs_of_tools - {
+            'UV_DEFAULT_INDEX="$PIP_INDEX_URL" uv pip install --python python'
+            " --group test"
+        } == {
+            f'mkdir -p "$PIP_CACHE_DIR" && python -m pip install $({tools})'
+            for tools in ("ciTools", "buildTools")
+            if f"$({tools})" in text
+        }
+
+
+def test_the_build_backend_is_pinned_exactly(tmp_path):
+    for versioning in ("git-tags", "static"):
+        requires = bake(tmp_path / versioning, versioning=versioning).pyproject[
+            "build-system"
+        ]["requires"]
+        assert all(re.fullmatch(r"[a-z-]+==[0-9.]+", r) for r in requires), requires
+
+
+def read_pyproject_variables(text: str, project: Path) -> dict[str, str]:
+    """The variables the pipeline's Read step sets, run on `project`."""
+    code = yaml.safe_load(text)["variables"]["readPyproject"]
+    printed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(
+        re.fullmatch(r"##vso\[task\.setvariable variable=(\w+)\](.*)", line).groups()
+        for line in printed.splitlines()
+    )
+
+
+def test_ci_tools_reach_pip_as_written_whatever_their_markers(pipelines, tmp_path):
+    project = bake(tmp_path)
+    pyproject = project.path / "pyproject.toml"
+    written = ["nox==2026.10.20", "coverage>=7.17; python_version >= '3.11'"]
+    pyproject.write_text(
+        re.sub(r"(?ms)^ci = \[.*?^\]", f"ci = {written!r}", pyproject.read_text())
+    )
+    for text in [*pipelines, (TEMPLATE / "pipelines" / "library.yml").read_text()]:
+        variables = read_pyproject_variables(text, project.path)
+        install = f"python -m pip install {variables['ciTools']}"
+        # `python` stands in for pip: it prints the arguments the shell gave it.
+        received = subprocess.run(
+            ["bash", "-c", f'python() {{ printf "%s\\n" "$@"; }}\n{install}'],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        assert received == ["-m", "pip", "install", *written]
+        assert not list(tmp_path.glob("=*"))  # no redirection made a file
+
+
+def test_every_cached_folder_is_made_by_its_own_job(baked, template_repository):
+    """Cache@2's post-job save fails on a missing folder, whenever no other job
+    saved the key first (microsoft/azure-pipelines-tasks#12268)."""
+    templates = TemplateSource(
+        {"myproject/cookiecutter-azure-pylib": template_repository}
+    )
+    agent = LocalAgent(
+        template_repository, None, template_repository, templates=templates
+    )
+    makes = {
+        "$(PIP_CACHE_DIR)": re.compile(r'mkdir -p "\$PIP_CACHE_DIR"'),
+        "$(UV_CACHE_DIR)": re.compile(r"^(nox|uv) ", re.M),
+    }
+    checked = 0
+    for answers, text in baked:
+        pipeline_file = template_repository.parent / "pipeline.yml"
+        pipeline_file.write_text(text)
+        for job in jobs_of(agent.load(pipeline_file)):
+            steps = job["steps"]
+            for index, step in enumerate(steps):
+                if step.get("task") != "Cache@2":
+                    continue
+                path = step["inputs"]["path"]
+                later = "\n".join(s.get("script", "") for s in steps[index + 1 :])
+                assert makes[path].search(later), (combination_id(answers), job["job"])
+                checked += 1
+    assert checked > len(baked) * 4
 
 
 def test_publish_steps_get_the_job_token_mapped_and_write_no_pypirc(pipelines):
@@ -560,6 +643,7 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
         versioning="git-tags",
     )
     dist = project.distribution.replace("-", "_")
+    add_secret_probe(project, index_server.password)
     project.git("tag", "-a", "v1.2.0", "-m", "Release 1.2.0")
     agent = LocalAgent(project.path, index_server, tmp_path / "agent" / "work" / "1")
     pipeline = project.path / "azure-pipelines.yml"
@@ -640,3 +724,53 @@ def test_a_failed_install_is_the_one_red_error_of_its_job(
     ], result.output
     assert "coverage" in result.jobs_skipped
     assert index_server.password not in result.output
+
+
+def add_secret_probe(project: BakedProject, secret: str) -> None:
+    """Commit a test to the library that fails if it can read `secret`."""
+    probe = project.path / "tests" / "test_secret_probe.py"
+    probe.write_text(secret_probe(secret))
+    project.git("add", str(probe))
+    project.git("commit", "--quiet", "-m", "A test that looks for the feed token")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["self-contained", "shared"])
+def test_the_library_tests_run_without_the_feed_token(
+    tmp_path: Path, index_server: IndexServer, template_repository: Path, mode: str
+):
+    project = bake(
+        tmp_path / "bake",
+        minimum_python=RUNNING_PYTHON,
+        include_dockerfile=False,
+        pipeline=mode,
+    )
+    add_secret_probe(project, index_server.password)
+    templates = TemplateSource(
+        {"myproject/cookiecutter-azure-pylib": template_repository}
+    )
+    agent = LocalAgent(
+        project.path, index_server, tmp_path / "work" / "1", templates=templates
+    )
+    pipeline = agent.load(project.path / "azure-pipelines.yml")
+    (test_stage,) = [s for s in pipeline["stages"] if s["stage"] == "Test"]
+    (tests_job,) = [j for j in test_stage["jobs"] if j["job"] == "tests"]
+    pipeline["stages"] = [{"stage": "Test", "jobs": [tests_job]}]
+    as_generated = tmp_path / "tests-job.yml"
+    as_generated.write_text(yaml.safe_dump(pipeline))
+    tests_job["steps"] = [
+        s for s in tests_job["steps"] if "feed token" not in s.get("displayName", "")
+    ]
+    without_the_drop = tmp_path / "tests-job-keeping-the-token.yml"
+    without_the_drop.write_text(yaml.safe_dump(pipeline))
+    leg = f"tests py3{sys.version_info.minor}"
+
+    kept_out = agent.run(as_generated, Build("refs/heads/main"))
+    exposed = agent.run(without_the_drop, Build("refs/heads/main", build_id=2))
+
+    assert kept_out.succeeded, kept_out.output
+    assert "passed" in kept_out.ran(leg, "nox -s tests").output
+    assert not exposed.succeeded
+    failed = exposed.ran(leg, "nox -s tests")
+    assert "FAILED tests/test_secret_probe.py" in failed.output
+    assert index_server.password not in kept_out.output + exposed.output

@@ -8,12 +8,15 @@ and its whole output is searched for the passwords it was given.
 
 from __future__ import annotations
 
+import email.parser
 import os
 import re
 import subprocess
 import sys
+import tarfile
 import time
 import venv
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +24,7 @@ from types import ModuleType
 import nox.registry
 import pytest
 
-from tests.baking import BakedProject, bake, load_module, make_wheel
+from tests.baking import EVERYTHING_ON, BakedProject, bake, load_module, make_wheel
 from tests.feed_stand_in import Feed, running_feed, silent_server, trickling_server
 from tests.index_server import IndexServer, isolated_environment, running_index_server
 
@@ -120,6 +123,72 @@ def test_publish_rejects_unknown_options_with_its_usage(noxfile, capsys, argumen
         noxfile.PUBLISH_OPTIONS.parse_args(arguments)
 
     assert capsys.readouterr().err.startswith("usage: nox -s publish -- ")
+
+
+# --- What is uploaded ------------------------------------------------------------
+
+AZURE_METADATA_VERSION = "2.1"  # the newest Azure Artifacts is known to accept
+
+
+def metadata_versions(dist: Path) -> dict[str, str]:
+    """Metadata-Version of each built file, from its METADATA or PKG-INFO."""
+    versions = {}
+    for built in sorted(dist.iterdir()):
+        if built.suffix == ".whl":
+            with zipfile.ZipFile(built) as wheel:
+                (name,) = [
+                    n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")
+                ]
+                text = wheel.read(name).decode()
+        else:
+            with tarfile.open(built) as sdist:
+                (member,) = [
+                    m
+                    for m in sdist.getnames()
+                    if m.count("/") == 1 and m.endswith("/PKG-INFO")
+                ]
+                text = sdist.extractfile(member).read().decode()
+        versions[built.name] = email.parser.Parser().parsestr(text)["Metadata-Version"]
+    return versions
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "answers", [{}, EVERYTHING_ON], ids=["defaults", "everything-on"]
+)
+def test_uploads_carry_the_metadata_version_azure_accepts_whatever_hatchling_builds(
+    tmp_path, answers
+):
+    project = bake(tmp_path / "bake", **answers)
+    # The pinned backend, as `nox -s build` builds ...
+    project.run(sys.executable, "-m", "build", "--outdir", "pinned", "--installer=uv")
+    # ... and the oldest hatchling that reads the setting, in place of the pin.
+    builder = fresh_venv(tmp_path / "hatchling-1.27")
+    project.run(
+        str(builder),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "hatchling==1.27.0",
+        "hatch-vcs==0.5.0",
+        "build",
+        env={"PIP_CONSTRAINT": ""},
+    )
+    project.run(
+        str(builder),
+        "-m",
+        "build",
+        "--no-isolation",
+        "--skip-dependency-check",
+        "--outdir",
+        "other",
+    )
+
+    for dist in ("pinned", "other"):
+        versions = metadata_versions(project.path / dist)
+        assert len(versions) == 2
+        assert set(versions.values()) == {AZURE_METADATA_VERSION}, versions
 
 
 # --- End to end, with real nox, twine, pip, pypiserver and the feed stand-in ----
@@ -235,6 +304,34 @@ def test_a_pat_alone_publishes_and_a_version_never_uploads_twice_even_deleted(
 
 
 @pytest.mark.slow
+def test_metadata_newer_than_azure_accepts_is_refused_with_the_setting_to_keep(
+    tmp_path, index, feed, home
+):
+    project = bake(tmp_path)
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('core-metadata-version = "2.1"\n', "")
+    )
+    project.git("commit", "--quiet", "-am", "Let hatchling choose the metadata")
+    release(project, "4.0.0")
+    env = publishing_environment(
+        index, home, TWINE_REPOSITORY_URL=feed.server.upload_url
+    )
+
+    result = publish(project, env)
+
+    assert result.returncode != 0
+    assert re.search(
+        "aborted: "
+        + re.escape(feed.server.upload_url)
+        + r' refuses Metadata-Version 2\.[2-9]: keep core-metadata-version = "2\.1"'
+        r" in pyproject\.toml \(wheel, sdist\)\. \(took",
+        result.output,
+    ), result.output
+    assert not any("4.0.0" in name for name in index.files())
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("signin", "status"), [("redirect", 302), ("203", 203)])
 def test_a_refused_token_ends_in_the_credentials_message_however_azure_says_it(
     project, index, home, signin, status
@@ -338,6 +435,36 @@ def test_the_keyring_route_signs_twine_in_and_never_shows_the_token(
         in nobody.output
     )
     assert "Published" not in nobody.output
+
+
+@pytest.mark.slow
+def test_a_python_without_a_keyring_release_is_told_to_use_a_pat_before_uploading(
+    tmp_path, index, feed, home
+):
+    """As on Linux with Python 3.14 or 3.15, where artifacts-keyring 1.0 has no
+    wheel: here the publish group's marker leaves it out for this Python."""
+    project = bake(tmp_path)
+    pyproject = project.path / "pyproject.toml"
+    text = pyproject.read_text()
+    marker = re.search(r'"artifacts-keyring>=[^;]*; ([^"]*)"', text).group(1)
+    pyproject.write_text(text.replace(marker, "python_version < '3.0'"))
+    project.git("commit", "--quiet", "-am", "No keyring for this Python")
+    release(project, "5.0.0")
+    env = publishing_environment(
+        index, home, TWINE_REPOSITORY_URL=feed.server.upload_url
+    )
+    del env["TWINE_PASSWORD"]
+
+    result = publish(project, env, secrets=[index.password])
+
+    assert result.returncode != 0
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert (
+        f"artifacts-keyring has no release for Python {python} on {sys.platform}: "
+        "set TWINE_PASSWORD to a PAT (Packaging > Read & write)." in result.output
+    )
+    assert "Uploading" not in result.output
+    assert not any("5.0.0" in name for name in index.files())
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ if len(sys.argv) == 1 and "NOXSESSION" not in os.environ:
 
 # Installs go through the index pip is configured with, the feed: uv ignores
 # PIP_INDEX_URL (set by Azure's PipAuthenticate task, or by you with a PAT).
-if "PIP_INDEX_URL" in os.environ:
+if os.environ.get("PIP_INDEX_URL"):
     os.environ.setdefault("UV_DEFAULT_INDEX", os.environ["PIP_INDEX_URL"])
 
 
@@ -135,6 +135,14 @@ def publish(session: nox.Session) -> None:
     else:  # twine asks artifacts-keyring for your Azure DevOps sign-in, no prompt
         env.setdefault("ARTIFACTS_KEYRING_NONINTERACTIVE_MODE", "true")
         session.install("--group", "publish")
+        # artifacts-keyring has no wheel for some Pythons (docs/publishing.md).
+        probe = "import importlib.util as u, sys; u.find_spec('artifacts_keyring') or"
+        probe += " print(f'Python {sys.version[:4]} on {sys.platform}')"
+        if python := session.run("python", "-c", probe, silent=True).strip():
+            session.error(
+                f"artifacts-keyring has no release for {python}: set "
+                "TWINE_PASSWORD to a PAT (Packaging > Read & write)."
+            )
     twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
     twine += ["--verbose", "--disable-progress-bar", *glob("dist/*")]
     shown = re.sub(r"//[^/]*@", "//", url)  # no user-info
@@ -150,6 +158,11 @@ def publish(session: nox.Session) -> None:
     statuses = re.findall(r"Response from .*?:\s+(\d\d\d) ", output, re.S)
     refused = [s for s in statuses if s[0] == "3" or s in ("203", "401", "403")]
     advice = "set TWINE_PASSWORD to a PAT (Packaging > Read & write) or sign in again"
+    if metadata := re.search(r"Metadata version '([^']*)' is unsupported", output):
+        session.error(
+            f"{shown} refuses Metadata-Version {metadata[1]}: keep "
+            'core-metadata-version = "2.1" in pyproject.toml (wheel, sdist).'
+        )
     if "409" in statuses:
         there = f"{version} is already on {shown} or was deleted from it"
         if options.dev_only:
