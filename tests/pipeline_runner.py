@@ -25,7 +25,8 @@ their local equivalents, each checking the inputs it is given:
   fails on a path that does not exist, as `tar` does on Azure
   ("could not chdir", microsoft/azure-pipelines-tasks#12268);
 - PublishTestResults@2 / PublishCodeCoverageResults@2: the files their inputs
-  match must exist and be JUnit / Cobertura XML.
+  match must exist and be JUnit / Cobertura XML; a report with relative paths
+  needs `pathToSources`, under which its files are.
 
 Matrix legs for other Pythons than the running one are listed as not run.
 """
@@ -572,9 +573,23 @@ class JobRun:
             root = ElementTree.parse(path).getroot()
             if root.tag != "coverage":
                 raise StepFailed(f"{path} is not a Cobertura report")
+            self.check_sources(root, inputs.get("pathToSources"))
             lines = f"{root.get('lines-covered')} of {root.get('lines-valid')} lines"
             summaries.append(f"{path.name} ({lines})")
         return "coverage: " + ", ".join(summaries)
+
+    @staticmethod
+    def check_sources(report: ElementTree.Element, path_to_sources: str | None):
+        """Relative paths in a report need pathToSources, where the files are
+        (PublishCodeCoverageResults@2's docs: "required if ... relative paths")."""
+        sources = [source.text or "" for source in report.iter("source")]
+        if all(Path(source).is_absolute() for source in sources):
+            return
+        if not path_to_sources:
+            raise StepFailed("The report's paths are relative: set pathToSources")
+        files = {c.get("filename") for c in report.iter("class")}
+        if missing := [f for f in files if not (Path(path_to_sources) / f).is_file()]:
+            raise StepFailed(f"Not under pathToSources {path_to_sources}: {missing}")
 
     def publish_pipeline_artifact(self, inputs: dict[str, str]) -> str:
         source = self.sources / inputs.get("targetPath", inputs.get("path", ""))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from packaging.requirements import Requirement
 
 from tests.baking import (
     DEFAULTS,
+    EVERYTHING_ON,
     all_combinations,
     bake,
     combination_id,
@@ -95,6 +99,38 @@ def test_open_source_licences_ship_their_text(tmp_path: Path):
     assert mit.read("LICENSE").startswith("MIT License")
     assert "Apache License" in apache.read("LICENSE")
     assert "Private :: Do Not Upload" not in mit.pyproject["project"]["classifiers"]
+
+
+def test_every_licence_names_this_year_and_the_author(tmp_path: Path):
+    year = str(datetime.datetime.now(datetime.timezone.utc).year)
+    for licence in ("MIT", "Apache-2.0", "Proprietary"):
+        text = bake(tmp_path / licence, license=licence, author_name="Data Team")
+        (copyright_line,) = [
+            line
+            for line in text.read("LICENSE").splitlines()
+            if line.strip().startswith("Copyright")
+        ]
+        assert f"{year} Data Team" in copyright_line, (licence, copyright_line)
+
+
+def test_every_page_the_generated_files_point_to_exists(tmp_path: Path):
+    project = bake(tmp_path, **EVERYTHING_ON)
+    for path in project.files():
+        text = path.read_text(errors="replace")
+        for page in re.findall(r"\b((?:docs/)?[\w-]+\.md)\b", text):
+            relative = path.parent.relative_to(project.path) / page
+            assert project.exists(page) or project.exists(str(relative)), (path, page)
+    # The Dockerfile's help is in docs/docker.md, no longer in the README.
+    assert "README" not in project.read("Dockerfile")
+
+
+def test_no_question_or_comment_names_a_tool_the_project_does_not_use(
+    default_project,
+):
+    questions = json.dumps(DEFAULTS["__prompts__"])
+    assert "setuptools-scm" not in questions
+    # `uv sync` writes an untracked uv.lock, which `nox -s publish` refuses.
+    assert "uv sync" not in default_project.read("pyproject.toml")
 
 
 def test_each_runtime_extra_becomes_an_optional_dependency(tmp_path: Path):

@@ -34,6 +34,7 @@ import pytest
 import uv
 
 from tests.baking import (
+    DEFAULTS,
     EVERYTHING_ON,
     TEMPLATE,
     BakedProject,
@@ -46,6 +47,7 @@ from tests.index_server import IndexServer, isolated_environment, running_index_
 TEMPLATE_README = "template:README.md"  # the project's own pages keep their names
 PROJECT = "my-shared-utils"
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+RELEASE = DEFAULTS["_template_version"]  # the template's release, in CHANGELOG.md
 
 # Blocks not run here, by page and how the block starts, and why.
 NOT_RUN = {
@@ -74,7 +76,7 @@ RUN = {
     (TEMPLATE_README, "cruft update --skip-apply-ask"),
     (TEMPLATE_README, "cd my-shared-utils"),
     (TEMPLATE_README, "git tag --annotate vX.Y.Z"),
-    (TEMPLATE_README, "cruft update --checkout v1.3.0"),
+    (TEMPLATE_README, "cruft update --checkout vX.Y.Z"),
     ("docs/setup.md", "export AZURE_ARTIFACTS_PAT="),
     ("README.md", "python3 -m venv .venv && . .venv/bin/activate"),
     ("README.md", "uv venv"),
@@ -230,7 +232,8 @@ def test_template_readme_commands_work_as_written(tmp_path: Path):
     setup = isolated_git_env(tmp_path / "setup-home")
     hosted = hosted_template(tmp_path, setup)
     subprocess.run(
-        ["git", "-C", hosted, "tag", "-a", "v1.2.0", "-m", "1.2.0"],
+        # The release tag the repository ships with, pushed as README.md says.
+        ["git", "-C", hosted, "tag", "-a", f"v{RELEASE}", "-m", RELEASE],
         env=setup,
         check=True,
     )
@@ -286,7 +289,9 @@ def test_template_readme_commands_work_as_written(tmp_path: Path):
         TEMPLATE_README, "git tag --annotate vX.Y.Z", replace={"X.Y.Z": "1.3.0"}
     )
     terminal.cwd = created
-    terminal.paste(TEMPLATE_README, "cruft update --checkout v1.3.0")
+    terminal.paste(
+        TEMPLATE_README, "cruft update --checkout vX.Y.Z", replace={"X.Y.Z": "1.3.0"}
+    )
     assert ".mypy_cache/" in (created / ".gitignore").read_text()
 
     terminal.assert_ran_every_block_to_run()
@@ -355,3 +360,16 @@ def test_generated_docs_commands_work_as_written(
     terminal.assert_ran_every_block_to_run()
     folders = (project.path, elsewhere, tmp_path / "home")
     assert index_server.files_holding_the_password(*folders) == []
+
+
+def test_every_template_release_the_readme_names_is_the_released_one():
+    """A command naming a tag works against the repository as shipped: the
+    newest release of CHANGELOG.md, which is `_template_version`."""
+    readme = (TEMPLATE / "README.md").read_text()
+    changelog = (TEMPLATE / "CHANGELOG.md").read_text()
+    releases = re.findall(
+        r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d\d-\d\d$", changelog, re.M
+    )
+    named = set(re.findall(r"--checkout v(\d+\.\d+\.\d+)", readme))
+    assert releases and releases[0] == RELEASE
+    assert named and named <= set(releases)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uv
 import yaml
 
 from tests.baking import (
@@ -774,3 +775,94 @@ def test_the_library_tests_run_without_the_feed_token(
     failed = exposed.ran(leg, "nox -s tests")
     assert "FAILED tests/test_secret_probe.py" in failed.output
     assert index_server.password not in kept_out.output + exposed.output
+
+
+def python_step(text: str) -> dict[str, Any]:
+    """The tests job's step that provides the Python under test."""
+    (step,) = [
+        s
+        for _, job, _, s in steps_of(yaml.safe_load(text))
+        if job["job"] == "tests" and s.get("displayName") == "Python $(python.version)"
+    ]
+    return step
+
+
+@pytest.mark.parametrize(
+    ("version", "found"), [(RUNNING_PYTHON, True), ("3.99", False)]
+)
+def test_the_python_under_test_is_the_agents_or_uvs_and_a_missing_one_fails_clearly(
+    pipelines, tmp_path, version, found
+):
+    text, *_ = pipelines
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "uv").symlink_to(uv.find_uv_bin())
+    steps = [
+        {"script": f'echo "##vso[task.prependpath]{tools}"'},
+        python_step(text),
+        {"script": f"command -v python{version}", "displayName": "found"},
+    ]
+    pipeline = tmp_path / "azure-pipelines.yml"
+    pipeline.write_text(
+        yaml.safe_dump(
+            {
+                "variables": {"python.version": version},
+                "stages": [{"stage": "S", "jobs": [{"job": "J", "steps": steps}]}],
+            }
+        )
+    )
+    repository = bake(tmp_path / "bake").path
+    no_index = IndexServer("http://127.0.0.1:9", "build", "unused", tmp_path)
+    agent = LocalAgent(repository, no_index, tmp_path / "work" / "1")
+
+    result = agent.run(pipeline, Build("refs/heads/main"))
+
+    step = result.ran("J", "Python $(python.version)")
+    if found:
+        assert result.succeeded, result.output
+        located = Path(result.ran("J", "found").output.strip())
+        assert located.name == f"python{version}"
+    else:
+        assert step.outcome == "failed"
+        assert (
+            f"##vso[task.logissue type=error]No CPython {version} on this agent, and "
+            "uv could not install it (its error is above): a newer uv in the ci group"
+            " of pyproject.toml knows newer Pythons." in step.output
+        )
+        assert result.ran("J", "found").outcome == "skipped"
+
+
+def test_coverage_is_combined_by_the_tests_coverage_with_the_sources_named(
+    pipelines, tmp_path
+):
+    library = (TEMPLATE / "pipelines" / "library.yml").read_text()
+    for text in [*pipelines, library]:
+        assert "--group test" in text  # the coverage the tests resolved, not a pin
+        assert "pathToSources: $(System.DefaultWorkingDirectory)" in text
+    ci_group = bake(tmp_path).pyproject["dependency-groups"]["ci"]
+    assert not [pin for pin in ci_group if pin.startswith("coverage")]
+
+
+def test_the_docs_say_how_to_keep_publishing_rights_out_of_pull_requests(tmp_path):
+    docs = pipeline_docs(bake(tmp_path))
+    assert "Publishing rights and pull requests" in docs
+    assert "Feed and Upstream Reader (Collaborator)" in docs
+    assert "Branch control" in docs and "refs/heads/main,refs/tags/v*" in docs
+    assert "The tests run without the feed token" in docs
+    assert "UV_PYTHON_INSTALL_MIRROR" in docs  # the Pythons, where GitHub is closed
+
+
+def test_the_docker_docs_say_how_to_avoid_docker_hubs_pull_limits(tmp_path):
+    docs = " ".join(bake(tmp_path).read("docs/docker.md").split())
+    assert "BUILDKIT_SYNTAX=" in docs and "--build-arg PYTHON_IMAGE=" in docs
+    assert "command: login" in docs
+
+
+def test_the_publishing_docs_name_the_first_release_window_and_keyring_pythons(
+    tmp_path,
+):
+    docs = " ".join(bake(tmp_path).read("docs/publishing.md").split())
+    assert "Before the first release" in docs
+    assert "Azure blocks external versions of a name only once an internal" in docs
+    assert "on Linux with Python 3.14 or 3.15 it has none" in docs
+    assert "artifacts-keyring>=2.0.0rc5" in docs
