@@ -35,11 +35,12 @@ class Refused(Exception):
 
 def command_line_problems(answers: dict[str, Any]) -> list[str]:
     """What cookiecutter would reject with a traceback, ignore or render as
-    template code before the template's own checks run."""
+    template code before the template's own checks run, and with it what the
+    template's checks find in the other answers given: every problem at once."""
     template_context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
     choices = rules.choices_of(template_context)
     known = [field for field in template_context if not field.startswith("_")]
-    found = []
+    found, checked = [], {}
     for field, value in answers.items():
         if field not in known:
             found.append(
@@ -63,6 +64,10 @@ def command_line_problems(answers: dict[str, Any]) -> list[str]:
             found.append(
                 f"{field} {rules.shown(value)} must be yes or no (for example 'yes')."
             )
+        else:
+            checked[field] = value
+    if found:  # otherwise cookiecutter checks them all, derived answers included
+        found += rules.problems(checked, choices, fields=checked)
     return found
 
 

@@ -17,7 +17,7 @@ import json
 import keyword
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from cookiecutter.exceptions import FailedHookException
@@ -388,12 +388,17 @@ def problem_with(value: object, rule: Callable[[object], str | None]) -> str | N
     return rule(value)
 
 
-def problems(answers: dict, choices: dict[str, list[str]]) -> list[str]:
-    """One sentence per bad answer: field, bad value, rule, a good example."""
+def problems(
+    answers: dict, choices: dict[str, list[str]], fields: Iterable[str] | None = None
+) -> list[str]:
+    """One sentence per bad answer: field, bad value, rule, a good example.
+    Every answer of the template, or only `fields`."""
     checks = rules(choices)
     guesses = corrections(answers)
     found = []
     for field, rule in checks.items():
+        if fields is not None and field not in fields:
+            continue
         value = answers.get(field)
         if field != "include_dockerfile" and not isinstance(value, str):
             problem = "is missing" if value is None else "must be text"

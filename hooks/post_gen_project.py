@@ -5,10 +5,10 @@ before its first build. A missing git is reported, not fatal. A shared pipeline
 pins a release tag of the template; a checkout without that tag is reported.
 
 Under cruft the hook leaves git alone. `cruft update` and `cruft diff` run it
-in scratch renders whose difference is applied to the real project: a
-repository there would end up in that diff. And `cruft create` writes
-.cruft.json only after the hook, so the first commit is the user's to make
-(the template's README shows the one command).
+in scratch renders (in the temporary folder) whose difference is applied to the
+real project: a repository there would end up in that diff. And `cruft create`
+writes .cruft.json only after the hook, so the first commit is the user's to
+make: the hook prints the one command.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 INITIAL_COMMIT_MESSAGE = "Initial commit from cookiecutter-azure-pylib"
@@ -32,7 +33,12 @@ def post_generate(
 ) -> str:
     """Do what the render needs; return the message for the user, empty for none."""
     if cruft_template_commit:
-        return ""
+        if path.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve()):
+            return ""  # a scratch render of cruft update or cruft diff
+        return (
+            f"Once cruft has written .cruft.json, make the project's first commit"
+            f" in {path}: {FIRST_COMMIT}"
+        )
     return init_repository(path, author_name, author_email)
 
 

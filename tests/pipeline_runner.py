@@ -679,7 +679,8 @@ import hashlib
 import os
 from pathlib import Path
 
-SECRET_SHA256, LENGTH = {digest!r}, {length}
+SECRET_SHA256 = "{digest}"
+LENGTH = {length}
 
 
 def environments():

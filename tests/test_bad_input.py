@@ -156,6 +156,21 @@ def test_bake_script_prints_only_our_message_for_every_bad_answer(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_bake_script_lists_command_line_and_answer_problems_in_one_run(tmp_path):
+    result = run_bake_script(
+        tmp_path, "--no-input", "-o", "out",
+        "feed=libs", "project_slug=My_Pkg", "license=GPL", "feed_name=my feed",
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == REPORT_HEADER
+    assert [line.split()[1] for line in lines[1:-1]] == [
+        "'feed'", "license", "project_slug", "feed_name",
+    ]  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
 def test_bake_script_when_prompting_prints_only_the_hooks_message(tmp_path):
     # Enter through the prompts, answering only the organization (7th question).
     answers = "\n" * 6 + "my org\n" + "\n" * 20

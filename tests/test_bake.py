@@ -133,6 +133,41 @@ def test_no_question_or_comment_names_a_tool_the_project_does_not_use(
     assert "uv sync" not in default_project.read("pyproject.toml")
 
 
+def test_the_readme_names_the_extras_and_each_empty_extra_says_what_goes_in(
+    tmp_path: Path,
+):
+    project = bake(tmp_path, extras="redis,postgres")
+
+    readme = " ".join(project.read("README.md").split())
+    assert 'pip install "my-shared-utils[redis,postgres]"' in readme
+    assert "`redis`, `postgres`" in readme
+    pyproject = project.read("pyproject.toml")
+    assert 'list what it adds, e.g. ["redis>=1.0"]\nredis = []' in pyproject
+
+
+def test_the_dev_group_has_what_the_docs_run(tmp_path: Path):
+    for versioning in ("git-tags", "static"):
+        project = bake(tmp_path / versioning, versioning=versioning)
+        dev = [
+            r
+            for r in project.pyproject["dependency-groups"]["dev"]
+            if isinstance(r, str)
+        ]
+        names = {Requirement(r).name for r in dev}
+        assert "pre-commit" in names  # .pre-commit-config.yaml
+        assert "pre-commit install" in project.read("README.md")
+        # docs/docker.md computes the version with `python -m hatchling version`
+        assert ({"hatchling", "hatch-vcs"} <= names) == (versioning == "git-tags")
+
+
+def test_questions_that_some_answers_make_moot_say_so():
+    prompts = DEFAULTS["__prompts__"]
+    assert "used only when the version is static" in prompts["version"]
+    assert (
+        "used only with the shared pipeline" in prompts["pipeline_templates_repository"]
+    )
+
+
 def test_each_runtime_extra_becomes_an_optional_dependency(tmp_path: Path):
     project = bake(tmp_path, extras="redis, postgres")
 

@@ -60,10 +60,19 @@ def test_repo_review_fails_only_ruff_and_github_only_checks(baked):
 
 
 @pytest.mark.slow
-def test_pyroma_rates_the_package_ten_out_of_ten(baked):
-    result = baked.run(sys.executable, "-m", "pyroma", "-n", "10", ".", check=False)
+def test_pyroma_finds_nothing_but_the_licence_classifier_pep_639_rules_out(baked):
+    """With Metadata-Version 2.1 (docs/azure-behaviours.md) pyroma reads the
+    licence from `License:` and asks for a licence classifier, which PEP 639
+    forbids beside an SPDX expression (repo-review's PP005)."""
+    result = baked.run(sys.executable, "-m", "pyroma", ".", check=False)
 
-    assert "Final rating: 10/10" in result.stdout, result.stdout
+    lines = [line for line in result.stdout.splitlines() if line[:3] != "---"]
+    found = next(i for i, line in enumerate(lines) if line.startswith("Found "))
+    rating = next(i for i, line in enumerate(lines) if line.startswith("Final rating"))
+    licence = baked.pyproject["project"]["license"]
+    classifier = f"The license '{licence}' specified is not listed in your classifiers."
+    assert set(lines[found + 1 : rating]) <= {classifier}, result.stdout
+    assert re.match(r"Final rating: (10|9)/10", lines[rating]), result.stdout
 
 
 @pytest.mark.slow

@@ -109,6 +109,19 @@ def test_publish_refuses_versions_that_must_not_reach_the_feed(
     assert found is None if problem is None else problem in found
 
 
+@pytest.mark.parametrize(
+    ("version", "tag"), [("1.2.1.dev1", "v1.2.1"), ("2.0.0rc1.dev3", "v2.0.0rc1")]
+)
+def test_the_dev_version_refusal_names_the_tag_of_the_release_it_leads_to(
+    noxfile, version, tag
+):
+    options = noxfile.PUBLISH_OPTIONS.parse_args([])
+
+    problem = noxfile.version_problem(noxfile.Version(version), options)
+
+    assert f"release from a tag (git tag {tag})" in problem
+
+
 def test_the_dev_version_refusal_ends_with_a_command_that_works_when_pasted(noxfile):
     options = noxfile.PUBLISH_OPTIONS.parse_args([])
 
@@ -325,7 +338,7 @@ def test_metadata_newer_than_azure_accepts_is_refused_with_the_setting_to_keep(
         "aborted: "
         + re.escape(feed.server.upload_url)
         + r' refuses Metadata-Version 2\.[2-9]: keep core-metadata-version = "2\.1"'
-        r" in pyproject\.toml \(wheel, sdist\)\. \(took",
+        r" in pyproject\.toml \(wheel, sdist\) \(took",
         result.output,
     ), result.output
     assert not any("4.0.0" in name for name in index.files())
@@ -461,7 +474,7 @@ def test_a_python_without_a_keyring_release_is_told_to_use_a_pat_before_uploadin
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert (
         f"artifacts-keyring has no release for Python {python} on {sys.platform}: "
-        "set TWINE_PASSWORD to a PAT (Packaging > Read & write)." in result.output
+        "set TWINE_PASSWORD to a PAT (Packaging > Read & write)" in result.output
     )
     assert "Uploading" not in result.output
     assert not any("5.0.0" in name for name in index.files())

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,18 +160,27 @@ def project(tmp_path: Path, template: TemplateRepository) -> Project:
 # The hook, called directly
 
 
-def test_hook_under_cruft_leaves_git_to_the_user(tmp_path: Path) -> None:
+def test_hook_under_cruft_leaves_git_to_the_user_and_says_how(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hook = load_post_gen_hook()
+    project = tmp_path / "projects" / PROJECT_SLUG
+    project.mkdir(parents=True)
+    # cruft update and cruft diff render in the temporary folder: quiet there.
+    scratch = hook.post_generate(
+        project, "Platform Team", "platform@example.com", "0" * 40
+    )
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "elsewhere"))
 
-    message = hook.post_generate(
-        tmp_path,
-        "Platform Team",
-        "platform@example.com",
-        cruft_template_commit="0" * 40,
+    created = hook.post_generate(
+        project, "Platform Team", "platform@example.com", "0" * 40
     )
 
-    assert message == ""
-    assert not (tmp_path / ".git").exists()
+    assert scratch == ""
+    (command,) = re.findall(r": (git init .*)$", created)
+    assert created.startswith("Once cruft has written .cruft.json")
+    assert command == hook.FIRST_COMMIT
+    assert not (project / ".git").exists()
 
 
 def template_checkout(folder: Path, *tags: str) -> Path:
