@@ -1,22 +1,17 @@
-"""Read generated Dockerfiles and .dockerignore files without a Docker engine.
+"""Read generated Dockerfiles: static checks of every answer combination.
 
-A small parser (line continuations, comments, instructions and their flags),
-Docker's .dockerignore matching, the credential checks the template's tests
-apply to every stage, and a simulation of a build stage: its instructions run
-on the local machine, container paths mapped to a scratch folder, secrets
-given to RUN the way BuildKit gives them.
+A small parser (line continuations, comments, instructions and their flags)
+and the credential checks the template's tests apply to every stage of every
+combination, in milliseconds. What a build does (the secret, the build
+context, the layers, the user) is shown by a real engine in tests/test_docker.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
-import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
 
 # The virtual environment the builder fills and the final stage copies.
 VENV = "/opt/venv"
@@ -169,7 +164,7 @@ PACKAGE_INSTALL = re.compile(r"\b(pip3?|uv)\b.*\b(install|download|wheel|sync|lo
 WRITES_CREDENTIALS = re.compile(
     r"\bpip3?\b.*\bconfig\b|pip\.conf|pip\.ini|\.pypirc|/run/secrets"
 )
-SECRET_MOUNT = "type=secret,id=pip_index_url,env=PIP_INDEX_URL,required=true"
+SECRET_MOUNT = "type=secret,id=pip_index_url,env=PIP_INDEX_URL"
 
 
 def unsafe_runs(dockerfile: Dockerfile) -> list[str]:
@@ -204,143 +199,3 @@ def final_stage_copies_beyond_the_venv(dockerfile: Dockerfile) -> list[str]:
             problems.append(f"{copy}: copies from the build context")
         problems.extend(f"{copy}: copies {s}" for s in sources if s != VENV)
     return problems
-
-
-# --- .dockerignore ---
-
-
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """Docker's matching: Go's filepath.Match plus `**` for any number of folders."""
-    regex, index = "", 0
-    while index < len(pattern):
-        if pattern.startswith("**/", index):
-            regex, index = regex + "(?:.*/)?", index + 3
-        elif pattern.startswith("**", index):
-            regex, index = regex + ".*", index + 2
-        elif pattern[index] == "*":
-            regex, index = regex + "[^/]*", index + 1
-        elif pattern[index] == "?":
-            regex, index = regex + "[^/]", index + 1
-        elif pattern[index] == "[":
-            end = pattern.index("]", index)
-            regex += "[" + pattern[index + 1 : end].replace("!", "^", 1) + "]"
-            index = end + 1
-        else:
-            regex, index = regex + re.escape(pattern[index]), index + 1
-    return re.compile(regex)
-
-
-def dockerignore_rules(text: str) -> list[tuple[bool, re.Pattern[str]]]:
-    """(excludes, pattern) in file order; the last rule that matches decides."""
-    rules = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        include = line.startswith("!")
-        cleaned = os.path.normpath(line.removeprefix("!").strip()).lstrip("/")
-        rules.append((not include, pattern_regex(cleaned)))
-    return rules
-
-
-def is_ignored(relative: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
-    """A file is out when the last rule matching it or one of its folders excludes."""
-    path = PurePosixPath(relative)
-    candidates = [str(path), *(str(p) for p in path.parents if str(p) != ".")]
-    ignored = False
-    for excludes, regex in rules:
-        if any(regex.fullmatch(candidate) for candidate in candidates):
-            ignored = excludes
-    return ignored
-
-
-def build_context(project: Path) -> list[str]:
-    """The files `docker build` sends from `project`, .dockerignore applied."""
-    ignore = project / ".dockerignore"
-    rules = dockerignore_rules(ignore.read_text(encoding="utf-8"))
-    files = (path for path in project.rglob("*") if path.is_file())
-    relative = (path.relative_to(project).as_posix() for path in files)
-    return sorted(name for name in relative if not is_ignored(name, rules))
-
-
-# --- simulating a build stage ---
-
-
-@dataclass
-class SimulatedBuild:
-    """Runs a stage's instructions here, as BuildKit would run them in a container."""
-
-    context: Path  # the project folder `docker build` is given
-    root: Path  # stands in for the container's file system
-    env: dict[str, str]  # the base image's environment
-    build_args: Mapping[str, str]
-    secrets: Mapping[str, str]  # secret id -> value
-    outputs: list[str] = field(default_factory=list)
-
-    def host_path(self, container_path: str) -> Path:
-        return self.root / container_path.lstrip("/")
-
-    def map_paths(self, command: str) -> str:
-        """Container paths in a command, as their stand-ins in `root`."""
-        return re.sub(
-            r"(?<![\w.])(/(?:opt|src|app|root|tmp)\b)",
-            lambda match: str(self.host_path(match.group(1))),
-            command,
-        )
-
-    def expand(self, value: str, env: Mapping[str, str]) -> str:
-        return re.sub(
-            r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?",
-            lambda match: env.get(match.group(1), ""),
-            value,
-        )
-
-    def run_stage(self, stage: Stage) -> None:
-        env, workdir = dict(self.env), self.host_path("/")
-        for instruction in stage:
-            if instruction.keyword == "ENV":
-                for name, value in instruction.key_values():
-                    env[name] = self.map_paths(self.expand(value, env))
-            elif instruction.keyword == "ARG":
-                for name, default in instruction.key_values():
-                    value = self.build_args.get(name, default)
-                    if value:
-                        env[name] = value
-            elif instruction.keyword == "WORKDIR":
-                workdir = self.host_path(instruction.arguments)
-                workdir.mkdir(parents=True, exist_ok=True)
-            elif instruction.keyword == "COPY" and not instruction.flags:
-                self.copy_context(instruction, workdir)
-            elif instruction.keyword == "RUN":
-                self.run(instruction, env, workdir)
-            else:
-                raise NotImplementedError(f"simulating {instruction}")
-
-    def copy_context(self, copy: Instruction, workdir: Path) -> None:
-        if shlex.split(copy.arguments) != [".", "."]:
-            raise NotImplementedError(f"simulating {copy}")
-        for relative in build_context(self.context):
-            target = workdir / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(self.context / relative, target)
-
-    def run(self, run: Instruction, env: dict[str, str], workdir: Path) -> None:
-        env = dict(env)
-        for mount in run.flag_values("mount"):
-            options = dict(option.split("=", 1) for option in mount.split(","))
-            if options.get("type") != "secret" or "env" not in options:
-                raise NotImplementedError(f"simulating --mount={mount}")
-            env[options["env"]] = self.secrets[options["id"]]
-        # Docker's default SHELL is ["/bin/sh", "-c"].
-        result = subprocess.run(
-            ["/bin/sh", "-c", self.map_paths(run.arguments)],
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        self.outputs.append(result.stdout + result.stderr)
-        if result.returncode != 0:
-            raise subprocess.CalledProcessError(
-                result.returncode, run.arguments, result.stdout, result.stderr
-            )
