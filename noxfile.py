@@ -15,8 +15,6 @@ TEST_REQUIREMENTS = "tests/requirements.txt"
 def tests(session: nox.Session) -> None:
     """Bake the template in every combination and run the baked projects' checks."""
     session.install("-r", TEST_REQUIREMENTS)
-    # Bakes for a newer minimum Python go green on one; the first run builds it.
-    session.run("python", "tests/newer_python.py")
     session.run("pytest", *session.posargs)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from tests.baking import BakedProject, bake
 from tests.index_server import IndexServer, running_index_server
+from tests.engines import UNSTABLE_PYTHONS
 from tests.newer_python import newer_python
 
 
@@ -33,8 +34,9 @@ def index_server(tmp_path: Path) -> Iterator[IndexServer]:
 
 @pytest.fixture(scope="session")
 def newer_interpreter() -> Path:
-    """The newest Python above the running one that this machine has: on PATH,
-    or built by `python tests/newer_python.py` (which `nox -s tests` runs)."""
-    if found := newer_python(build_one=False):
+    """The newest Python above the running one, below those Debian unstable
+    gives the tests (tests/engines.py), that this machine has: on PATH or in
+    pyenv's versions folder."""
+    if found := newer_python(below=UNSTABLE_PYTHONS[0]):
         return found
-    pytest.skip("no Python newer than the running one: tests/newer_python.py")
+    pytest.skip("no Python newer than the running one here: tests/newer_python.py")

@@ -1,5 +1,5 @@
-"""Real engines for the tests: a Docker engine with BuildKit, and base images of
-the names the generated Dockerfile starts from.
+"""Real engines for the tests: a Docker engine with BuildKit, base images of the
+names the generated Dockerfile starts from, and CPython 3.14 and 3.15.
 
 A machine whose `docker version` answers (DOCKER_HOST, or the default socket)
 is used as it is. Elsewhere, as root, the engine comes from Debian's own
@@ -10,20 +10,26 @@ are), unpacked without installing, and run with Debian 12's runc, with paths
 of their own. No registry is reachable from the tests' machines, so a base
 image such as `python:3.11-slim-trixie` is a Debian root file system made with
 debootstrap (its python3 is the version the tag names) and imported under that
-name. Packages, the engine's data and the root file systems are cached under
-~/.cache/cookiecutter-azure-pylib/engines and reused by the next run.
+name. CPython 3.14 and 3.15 are Debian unstable's own builds, which need its
+C library: they run in a root file system of Debian unstable, entered with
+chroot in a mount namespace of its own (the tests' machines are root).
+Packages, the engine's data and the root file systems are cached under
+~/.cache/cookiecutter-azure-pylib/engines and reused by the next run; a lock
+lets parallel test processes make each of them once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +41,8 @@ CACHE = (
 ENGINE_PACKAGES = ["docker.io/sid", "containerd/sid", "docker-buildx/sid"]
 # The Debian release whose python3 is the version a python:X.Y-slim-* tag names.
 SUITE_OF_PYTHON = {"3.11": "bookworm", "3.13": "trixie"}
+# The Pythons of Debian unstable the tests run projects on.
+UNSTABLE_PYTHONS = ("3.14", "3.15")
 STARTUP_TIMEOUT = 60.0
 # One engine per test process (a pytest-xdist worker), each with data of its own.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -99,8 +107,22 @@ def ensure_tools(*programs: str) -> None:
         apt("install", "-y", "--no-install-recommends", *missing)
 
 
+@contextmanager
+def locked(name: str) -> Iterator[None]:
+    """One test process at a time makes the cached thing `name`."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def engine_files() -> Path:
     """docker.io, containerd and docker-buildx of Debian unstable, unpacked."""
+    with locked("docker-root"):
+        return unpacked_engine_files()
+
+
+def unpacked_engine_files() -> Path:
     root = CACHE / "docker-root"
     if (root / "usr" / "sbin" / "dockerd").exists():
         return root
@@ -133,6 +155,11 @@ def engine_files() -> Path:
 
 def root_file_system(suite: str) -> Path:
     """A tar of a minimal Debian `suite` with python3 (as `python`), venv and pip."""
+    with locked(f"{suite}-python"):
+        return packed_root_file_system(suite)
+
+
+def packed_root_file_system(suite: str) -> Path:
     archive = CACHE / "images" / f"{suite}-python.tar"
     if archive.exists():
         return archive
@@ -212,3 +239,76 @@ def docker_engine() -> Iterator[Docker]:
             daemon.wait()
         log.close()
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def unstable_root() -> Path:
+    """Debian unstable with python3.14, python3.15, their venv modules and git."""
+    root = CACHE / "unstable-pythons"
+    with locked("unstable-pythons"):
+        if (root / "usr" / "bin" / "python3.15").exists():
+            return root
+        ensure_tools("debootstrap")
+        packages = [
+            f"python{p}{suffix}" for p in UNSTABLE_PYTHONS for suffix in ("", "-venv")
+        ]
+        include = "--include=" + ",".join([*packages, "git", "ca-certificates"])
+        with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+            tree = Path(scratch, "root")
+            subprocess.run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    include,
+                    "sid",
+                    tree,
+                    debian_mirror(),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            tree.rename(root)
+    return root
+
+
+def run_in_unstable(
+    project: Path, python: str, tools: list[str], *command: str
+) -> subprocess.CompletedProcess[str]:
+    """`command` in a copy of `project` in Debian unstable, from a virtual
+    environment of python`python` holding `tools` (pip installs them from PyPI,
+    trusting the machine's certificates). The project's folder name is kept."""
+    root = unstable_root()
+    shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
+    certificates = "/etc/ssl/certs/host-certificates.crt"
+    shutil.copy("/etc/ssl/certs/ca-certificates.crt", f"{root}{certificates}")
+    (root / "work").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=root / "work"))
+    inside = Path("/work", work.name)
+    try:
+        shutil.copytree(project, work / project.name, symlinks=True)
+        venv = inside / "tools"
+        script = " && ".join(
+            [
+                f"python{python} -m venv {venv}",
+                f"{venv}/bin/pip install --quiet " + " ".join(map(shlex.quote, tools)),
+                f"cd {inside / project.name}",
+                " ".join([f"{venv}/bin/{command[0]}", *map(shlex.quote, command[1:])]),
+            ]
+        )
+        clean = [
+            "/usr/bin/env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root",
+            "LANG=C.UTF-8", f"PIP_CERT={certificates}", f"SSL_CERT_FILE={certificates}",
+            "UV_SYSTEM_CERTS=1", "PIP_DISABLE_PIP_VERSION_CHECK=1",
+        ]  # fmt: skip
+        # In a mount namespace of its own: the mounts go when the command ends.
+        enter = (
+            'mount --bind /dev "$0/dev" && mount -t proc proc "$0/proc"'
+            ' && exec chroot "$0" "$@"'
+        )
+        return subprocess.run(
+            ["unshare", "--mount", "--fork", "sh", "-c", enter, root,
+             *clean, "/bin/sh", "-c", script],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+    finally:
+        with suppress(OSError):
+            shutil.rmtree(work)

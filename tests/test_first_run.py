@@ -21,6 +21,7 @@ from tests.baking import (
     BakedProject,
     bake,
 )
+from tests.engines import UNSTABLE_PYTHONS, run_in_unstable
 from tests.newer_python import on_path
 
 pytestmark = pytest.mark.slow
@@ -59,6 +60,9 @@ NEWER_MINIMUMS = [
     for python in CHOICES["minimum_python"]
     if tuple(map(int, python.split("."))) > RUNNING
 ]
+# Minimums whose Python this machine has (on PATH or in pyenv); the others run
+# on Debian unstable's CPython builds (tests/engines.py).
+HOST_MINIMUMS = [python for python in NEWER_MINIMUMS if python not in UNSTABLE_PYTHONS]
 
 
 def test_the_first_runs_meet_every_choice_value():
@@ -120,7 +124,7 @@ def python_version(interpreter: Path) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-@pytest.mark.parametrize("minimum", NEWER_MINIMUMS)
+@pytest.mark.parametrize("minimum", HOST_MINIMUMS)
 def test_a_project_for_a_newer_python_goes_green_on_its_first_nox_there(
     tmp_path: Path, newer_interpreter: Path, minimum: str
 ):
@@ -139,6 +143,34 @@ def test_a_project_for_a_newer_python_goes_green_on_its_first_nox_there(
     for session in ("tests", "typecheck", "lint"):
         assert f"* {session}: success" in result.stderr, result.stderr
     assert python_version(project.path / ".nox" / "tests" / "bin" / "python") == newer
+
+
+@pytest.mark.parametrize(
+    ("answers", "python", "command"),
+    [
+        ({"minimum_python": "3.14"}, "3.14", ["nox"]),
+        # The pipeline's 3.15 leg, as its test job runs it.
+        ({}, "3.15", ["nox", "-s", "tests", "--force-python", "3.15"]),
+    ],
+    ids=["minimum-3.14", "the-3.15-leg"],
+)
+def test_on_a_real_cpython_of_debian_unstable_the_first_nox_is_green(
+    tmp_path: Path, answers, python, command
+):
+    assert {python, *NEWER_MINIMUMS} - set(HOST_MINIMUMS) <= set(UNSTABLE_PYTHONS)
+    project = bake(tmp_path / "bake", **answers)
+    # nox and uv at the versions the pipeline installs (the `ci` group).
+    tools = project.pyproject["dependency-groups"]["ci"]
+
+    result = run_in_unstable(project.path, python, tools, *command)
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    sessions = ["tests", "typecheck", "lint"] if command == ["nox"] else []
+    for session in sessions:
+        assert f"* {session}: success" in result.stderr, output
+    assert re.search(rf"platform linux -- Python {re.escape(python)}\.\d+", output)
+    assert re.search(r"\b[1-9]\d* passed\b", output)
 
 
 @pytest.fixture(scope="module")
