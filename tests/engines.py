@@ -33,6 +33,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.index_server import stop
+
 CACHE = (
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     / "cookiecutter-azure-pylib"
@@ -231,12 +233,7 @@ def docker_engine() -> Iterator[Docker]:
             time.sleep(0.5)
         yield engine
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        stop(daemon, timeout=30)
         log.close()
         shutil.rmtree(runtime, ignore_errors=True)
 

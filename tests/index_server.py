@@ -137,9 +137,14 @@ def running_index_server(
         wait_until_healthy(f"{root}/health", process)
         yield IndexServer(root, username, password, packages)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
+
+
+def stop(process: subprocess.Popen, timeout: float) -> None:
+    """Ask a server to stop; kill it if it has not within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
