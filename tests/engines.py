@@ -208,11 +208,12 @@ def docker_engine() -> Iterator[Docker]:
         "DOCKER_HOST": f"unix://{runtime}/docker.sock",
         "DOCKER_CONFIG": str(config),
     }
+    data = CACHE / f"docker-data-{WORKER}"
     log = (runtime / "dockerd.log").open("wb")
     daemon = subprocess.Popen(
         [
             root / "usr" / "sbin" / "dockerd",
-            "--data-root", CACHE / f"docker-data-{WORKER}",
+            "--data-root", data,
             "--exec-root", runtime / "exec",
             "--pidfile", runtime / "dockerd.pid",
             "--host", env["DOCKER_HOST"],
@@ -234,6 +235,8 @@ def docker_engine() -> Iterator[Docker]:
         yield engine
     finally:
         stop(daemon, timeout=30)
+        # dockerd mounts its data folder on itself; one that failed may leave it.
+        subprocess.run(["umount", data], capture_output=True)
         log.close()
         shutil.rmtree(runtime, ignore_errors=True)
 
