@@ -9,8 +9,6 @@ import pytest
 
 from tests.baking import BakedProject, bake
 from tests.index_server import IndexServer, running_index_server
-from tests.engines import UNSTABLE_PYTHONS
-from tests.newer_python import newer_python
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -30,13 +28,3 @@ def index_server(tmp_path: Path) -> Iterator[IndexServer]:
     """A password-protected package index on 127.0.0.1, PyPI as its upstream."""
     with running_index_server(tmp_path) as server:
         yield server
-
-
-@pytest.fixture(scope="session")
-def newer_interpreter() -> Path:
-    """The newest Python above the running one, below those Debian unstable
-    gives the tests (tests/engines.py), that this machine has: on PATH or in
-    pyenv's versions folder."""
-    if found := newer_python(below=UNSTABLE_PYTHONS[0]):
-        return found
-    pytest.skip("no Python newer than the running one here: tests/newer_python.py")

@@ -22,7 +22,7 @@ from tests.baking import (
     bake,
 )
 from tests.engines import UNSTABLE_PYTHONS, run_in_unstable
-from tests.newer_python import on_path
+from tests.newer_python import in_pyenv, on_path
 
 pytestmark = pytest.mark.slow
 
@@ -126,15 +126,16 @@ def python_version(interpreter: Path) -> tuple[int, int]:
 
 @pytest.mark.parametrize("minimum", HOST_MINIMUMS)
 def test_a_project_for_a_newer_python_goes_green_on_its_first_nox_there(
-    tmp_path: Path, newer_interpreter: Path, minimum: str
+    tmp_path: Path, minimum: str
 ):
-    newer = python_version(newer_interpreter)
-    if newer < tuple(map(int, minimum.split("."))):
-        pytest.skip(f"the newest Python here is {newer[0]}.{newer[1]}, not {minimum}")
+    interpreter = on_path(minimum) or in_pyenv(minimum)
+    if interpreter is None:
+        pytest.skip(f"no Python {minimum} on PATH or in pyenv: tests/newer_python.py")
+    newer = python_version(interpreter)
     project = bake(tmp_path / "bake", minimum_python=minimum)
-    # As the project's README develops: a venv of a new enough Python, nox in it.
+    # As the project's README develops: a venv of that Python, nox in it.
     venv = tmp_path / "venv"
-    subprocess.run([newer_interpreter, "-m", "venv", "--without-pip", venv], check=True)
+    subprocess.run([interpreter, "-m", "venv", "--without-pip", venv], check=True)
     install = ["uv", "pip", "install", "--quiet", "--python", venv / "bin" / "python"]
     subprocess.run([sys.executable, "-m", *install, "nox[uv]>=2026.8.17"], check=True)
 
