@@ -243,6 +243,10 @@ def docker_engine() -> Iterator[Docker]:
 
 def unstable_root() -> Path:
     """Debian unstable with python3.14, python3.15, their venv modules and git."""
+    if os.geteuid() != 0:
+        raise RuntimeError(
+            "Debian unstable's Pythons run with chroot, which needs root"
+        )
     root = CACHE / "unstable-pythons"
     with locked("unstable-pythons"):
         if (root / "usr" / "bin" / "python3.15").exists():
