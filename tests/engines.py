@@ -65,8 +65,12 @@ class Docker:
         return result
 
     def answers(self) -> bool:
-        ready = self.run("version", check=False, timeout=20)
-        buildx = self.run("buildx", "version", check=False, timeout=20)
+        """Whether the engine answers, with the buildx plugin, within seconds."""
+        try:
+            ready = self.run("version", check=False, timeout=20)
+            buildx = self.run("buildx", "version", check=False, timeout=20)
+        except subprocess.TimeoutExpired:
+            return False
         return ready.returncode == 0 and buildx.returncode == 0
 
     def base_image(self, python: str) -> str:
