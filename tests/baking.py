@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import importlib.util
 import itertools
@@ -233,6 +234,20 @@ def bake(
         config_file=str(config),
     )
     return BakedProject(Path(project), answers)
+
+
+def bake_once(root: Path, answers: dict[str, Any]) -> BakedProject:
+    """The bake of a combination under `root`, made by whichever test process
+    asks first: tests that only read a project share it, so each combination is
+    baked once per run, however many test processes there are."""
+    folder = root / combination_id(answers)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = folder / "project-path"
+        if not made.exists():
+            made.write_text(str(bake(folder / "output", **answers).path))
+        return BakedProject(Path(made.read_text()), answers)
 
 
 def python_classifiers(project: BakedProject) -> list[str]:

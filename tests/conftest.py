@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.baking import BakedProject, bake
+from tests.baking import BakedProject, bake, bake_once
 from tests.index_server import IndexServer, running_index_server
 
 
@@ -21,6 +23,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def default_project(tmp_path: Path) -> BakedProject:
     """The project `cookiecutter --no-input` bakes from the defaults."""
     return bake(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def baked_combination(
+    tmp_path_factory, worker_id: str
+) -> Callable[[dict[str, Any]], BakedProject]:
+    """Bake a combination of answers once for the whole run; tests only read it."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":  # every xdist worker's folder is in the run's folder
+        shared = shared.parent
+    return functools.partial(bake_once, shared / "combinations")
 
 
 @pytest.fixture

@@ -21,16 +21,16 @@ from tests.baking import (
     combination_id,
     python_classifiers,
 )
-from tests.static_checks import assert_static_checks_pass
+from tests.static_checks import assert_static_checks_pass, check_flake8
 
 COMBINATIONS = all_combinations()
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=map(combination_id, COMBINATIONS))
 def test_every_combination_bakes_a_clean_project(
-    tmp_path: Path, answers: dict[str, Any]
+    baked_combination, answers: dict[str, Any]
 ):
-    project = bake(tmp_path, **answers)
+    project = baked_combination(answers)
 
     assert_static_checks_pass(project)
     assert project.exists("LICENSE")
@@ -39,6 +39,15 @@ def test_every_combination_bakes_a_clean_project(
     assert ("version" in project.pyproject["tool"]["hatch"]) == (
         answers["versioning"] == "git-tags"
     )
+
+
+def test_the_static_checks_catch_what_flake8_finds(default_project):
+    """Guards the check above: flake8 runs with the project's own settings."""
+    module = default_project.path / "src" / default_project.package / "extra.py"
+    module.write_text("import os\n")
+
+    with pytest.raises(AssertionError, match="F401 'os' imported but unused"):
+        check_flake8(default_project)
 
 
 @pytest.mark.parametrize("minimum", DEFAULTS["minimum_python"])

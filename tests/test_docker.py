@@ -17,7 +17,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,20 +50,6 @@ each_combination = pytest.mark.parametrize(
 )
 
 
-@pytest.fixture(scope="session")
-def baked(tmp_path_factory) -> Callable[[dict[str, Any]], BakedProject]:
-    """Bake each combination once per test process; the tests only read it."""
-    projects: dict[str, BakedProject] = {}
-
-    def bake_once(answers: dict[str, Any]) -> BakedProject:
-        key = combination_id(answers)
-        if key not in projects:
-            projects[key] = bake(tmp_path_factory.mktemp(key), **answers)
-        return projects[key]
-
-    return bake_once
-
-
 def hadolint_findings(dockerfile: Path, workdir: Path) -> list[dict[str, Any]]:
     """Every hadolint finding, info level included, ignoring any local config."""
     hadolint = shutil.which("hadolint", path=Path(sys.executable).parent)
@@ -82,22 +68,24 @@ def hadolint_findings(dockerfile: Path, workdir: Path) -> list[dict[str, Any]]:
 
 
 @each_combination
-def test_hadolint_finds_nothing(baked, answers, tmp_path: Path):
-    project = baked(answers)
+def test_hadolint_finds_nothing(baked_combination, answers, tmp_path: Path):
+    project = baked_combination(answers)
 
     assert hadolint_findings(project.path / "Dockerfile", tmp_path) == []
 
 
 @each_combination
-def test_no_arg_env_or_label_holds_a_credential(baked, answers):
-    dockerfile = parse(baked(answers).read("Dockerfile"))
+def test_no_arg_env_or_label_holds_a_credential(baked_combination, answers):
+    dockerfile = parse(baked_combination(answers).read("Dockerfile"))
 
     assert credential_settings(dockerfile) == []
 
 
 @each_combination
-def test_every_run_that_reaches_the_feed_mounts_the_index_url_secret(baked, answers):
-    dockerfile = parse(baked(answers).read("Dockerfile"))
+def test_every_run_that_reaches_the_feed_mounts_the_index_url_secret(
+    baked_combination, answers
+):
+    dockerfile = parse(baked_combination(answers).read("Dockerfile"))
     installs = [
         run
         for run in dockerfile.stage("builder").all("RUN")
@@ -109,16 +97,16 @@ def test_every_run_that_reaches_the_feed_mounts_the_index_url_secret(baked, answ
 
 
 @each_combination
-def test_final_stage_copies_only_the_virtual_environment(baked, answers):
-    dockerfile = parse(baked(answers).read("Dockerfile"))
+def test_final_stage_copies_only_the_virtual_environment(baked_combination, answers):
+    dockerfile = parse(baked_combination(answers).read("Dockerfile"))
 
     assert [stage.name for stage in dockerfile.stages] == ["builder", None]
     assert final_stage_copies_beyond_the_venv(dockerfile) == []
 
 
 @each_combination
-def test_final_image_runs_the_package_as_a_non_root_user(baked, answers):
-    project = baked(answers)
+def test_final_image_runs_the_package_as_a_non_root_user(baked_combination, answers):
+    project = baked_combination(answers)
     dockerfile = parse(project.read("Dockerfile"))
     (image,) = dockerfile.global_args
     final = dockerfile.final

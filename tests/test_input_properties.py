@@ -188,16 +188,32 @@ def bake_by(route: str, answers: dict, output_dir: Path, config: Path) -> str | 
     return errors.getvalue()
 
 
+# Sets per run: a sample in the quick suite, a thousand in the whole one.
+SAMPLE, THOROUGH = 100, 1_000
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@settings(
-    max_examples=1_000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+@pytest.mark.parametrize(
+    "answer_sets",
+    [
+        pytest.param(SAMPLE, id="sample"),
+        pytest.param(THOROUGH, id="thorough", marks=pytest.mark.slow),
+    ],
 )
-@given(answers=ANSWERS, route=st.sampled_from(ROUTES))  # a failure replays exactly
 def test_every_answer_is_refused_naming_its_field_or_bakes_clean_and_the_disk_outside_is_untouched(  # noqa: E501
-    answers, route
+    answer_sets,
 ):
+    check = given(answers=ANSWERS, route=st.sampled_from(ROUTES))(
+        refused_naming_its_field_or_baked_clean
+    )  # a failure replays exactly
+    settings(
+        max_examples=answer_sets,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )(check)()
+
+
+def refused_naming_its_field_or_baked_clean(answers, route):
     with tempfile.TemporaryDirectory() as scratch:
         config = cookiecutter_config(Path(scratch))
         sandbox = Path(scratch, "sandbox")

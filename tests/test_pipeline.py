@@ -82,11 +82,10 @@ def without_schema_gap(pipeline: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def baked(tmp_path_factory) -> list[tuple[dict[str, Any], str]]:
+def baked(baked_combination) -> list[tuple[dict[str, Any], str]]:
     """(answers, azure-pipelines.yml) of every combination."""
-    root = tmp_path_factory.mktemp("pipelines")
     return [
-        (answers, bake(root / combination_id(answers), **answers).read(PIPELINE))
+        (answers, baked_combination(answers).read(PIPELINE))
         for answers in all_combinations()
     ]
 
