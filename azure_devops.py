@@ -1,11 +1,11 @@
 """Set up the Azure Artifacts feed of libraries made from this template, and
 promote releases, through Azure DevOps' REST API (api-version 7.1).
 
-    python azure_devops.py setup ../my-shared-utils            # a baked project's feed
-    python azure_devops.py setup --organization myorg --project myproject \\
+    python3 azure_devops.py setup ../my-shared-utils            # a baked project's feed
+    python3 azure_devops.py setup --organization myorg --project myproject \\
         --feed python-internal [--scope organization]
-    python azure_devops.py setup ../my-shared-utils --pipeline  # and its pipeline
-    python azure_devops.py promote --organization myorg --project myproject \\
+    python3 azure_devops.py setup ../my-shared-utils --pipeline  # and its pipeline
+    python3 azure_devops.py promote --organization myorg --project myproject \\
         --feed python-internal --package my-shared-utils --version 1.2.0
 
 `setup` creates the feed if it is missing (PyPI as an upstream source) or adds

@@ -51,6 +51,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
+# The credentials the tests hand out; none of them may ever be printed.
+ADMIN_PAT = "admin-pat-Zq8vK2wX"  # a platform engineer's PAT
+READER_PAT = "reader-pat-Lm4nB7yT"  # a developer's, who may not create feeds
+JOB_TOKEN = "job-token-Hc5rJ9pD"  # a pipeline's System.AccessToken
+SECRETS = (ADMIN_PAT, READER_PAT, JOB_TOKEN)
+
 ROLES = ["none", "reader", "collaborator", "contributor", "administrator"]
 SIGN_IN_PAGE = "https://spsprodweu5.vssps.visualstudio.com/_signin?realm=dev.azure.com"
 
@@ -544,6 +550,16 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = answer
+
+
+def empty_organization(stand_in: StandIn) -> Organization:
+    """`myorg` with the project `myproject`, its repository `my-shared-utils`,
+    a platform engineer (ADMIN_PAT) and a developer (READER_PAT); no feed."""
+    org = stand_in.add_organization("myorg")
+    org.add_project("myproject", repositories=["my-shared-utils"])
+    org.add_user(ADMIN_PAT, "Platform Engineer")
+    org.add_user(READER_PAT, "Developer", creates_feeds=False)
+    return org
 
 
 @contextmanager

@@ -9,6 +9,12 @@ from typing import Any
 
 import pytest
 
+from tests.azure_stand_in import (
+    Organization,
+    StandIn,
+    empty_organization,
+    running_stand_in,
+)
 from tests.baking import BakedProject, bake, bake_once
 from tests.index_server import IndexServer, running_index_server
 
@@ -41,3 +47,10 @@ def index_server(tmp_path: Path) -> Iterator[IndexServer]:
     """A password-protected package index on 127.0.0.1, PyPI as its upstream."""
     with running_index_server(tmp_path) as server:
         yield server
+
+
+@pytest.fixture
+def azure() -> Iterator[tuple[StandIn, Organization, str]]:
+    """The Azure DevOps stand-in with an empty organisation, and its service URL."""
+    with running_stand_in() as (stand_in, url):
+        yield stand_in, empty_organization(stand_in), url

@@ -8,29 +8,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.azure_stand_in import Organization, StandIn, running_stand_in
+from tests.azure_stand_in import ADMIN_PAT, JOB_TOKEN, READER_PAT, SECRETS
 from tests.baking import TEMPLATE, bake
-
-ADMIN_PAT = "admin-pat-Zq8vK2wX"  # a platform engineer's PAT
-READER_PAT = "reader-pat-Lm4nB7yT"  # a developer who may not create feeds
-JOB_TOKEN = "job-token-Hc5rJ9pD"  # the pipeline's System.AccessToken
-SECRETS = (ADMIN_PAT, READER_PAT, JOB_TOKEN)
-
-
-@pytest.fixture
-def azure() -> Iterator[tuple[StandIn, Organization, str]]:
-    """An empty organisation `myorg` with the project `myproject` and its repository."""
-    with running_stand_in() as (stand_in, url):
-        org = stand_in.add_organization("myorg")
-        org.add_project("myproject", repositories=["my-shared-utils"])
-        org.add_user(ADMIN_PAT, "Platform Engineer")
-        org.add_user(READER_PAT, "Developer", creates_feeds=False)
-        yield stand_in, org, url
 
 
 def run_script(

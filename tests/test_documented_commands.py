@@ -42,6 +42,7 @@ from tests.baking import (
     hosted_template,
     isolated_git_env,
 )
+from tests.azure_stand_in import ADMIN_PAT, SECRETS
 from tests.index_server import IndexServer, isolated_environment, running_index_server
 
 TEMPLATE_README = "template:README.md"  # the project's own pages keep their names
@@ -85,6 +86,14 @@ RUN = {
     ("docs/publishing.md", "TWINE_"),
     ("README.md", "pip install "),
 }
+
+# The README's feed setup: a session of its own, against the Azure DevOps stand-in.
+FEED_SETUP = {
+    (TEMPLATE_README, "export AZURE_DEVOPS_EXT_PAT="),
+    (TEMPLATE_README, "python3 azure_devops.py promote"),
+    (TEMPLATE_README, "python3 azure_devops.py setup my-shared-utils"),
+}
+RUN |= FEED_SETUP
 
 BLOCK = re.compile(r"^( *)```bash\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
 
@@ -197,12 +206,13 @@ class Terminal:
         assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
         return result.stdout
 
-    def assert_ran_every_block_to_run(self) -> None:
+    def assert_ran_every_block_to_run(self, session: set[tuple[str, str]]) -> None:
+        """Every block of this session's pages that RUN lists for `session`."""
         listed_to_run = {
             (page, block)
             for page, text in self.pages.items()
             for block in bash_blocks(text)
-            if classify(page, block) == "run"
+            if any(page == p and block.startswith(start) for p, start in session)
         }
         assert listed_to_run - self.ran == set()
 
@@ -295,7 +305,44 @@ def test_template_readme_commands_work_as_written(tmp_path: Path):
     )
     assert ".mypy_cache/" in (created / ".gitignore").read_text()
 
-    terminal.assert_ran_every_block_to_run()
+    terminal.assert_ran_every_block_to_run(RUN - FEED_SETUP)
+
+
+def test_template_readme_feed_setup_commands_work_as_written(tmp_path: Path, azure):
+    """Against the Azure DevOps stand-in: "Creating a Python Feed" and "Feed
+    Retention and Cleanup" of the user's guide, as the README's commands."""
+    stand_in, org, url = azure
+    setup = isolated_git_env(tmp_path / "setup-home")
+    hosted = hosted_template(tmp_path, setup)
+    env = fresh_machine(tmp_path / "home", tmp_path / "tools",
+                        AZURE_DEVOPS_SERVICE_URL=url)  # fmt: skip
+    clone = tmp_path / "tpl"
+    subprocess.run(["git", "clone", "-q", hosted, clone], env=env, check=True)
+    bake(clone)  # the Quick start's my-shared-utils
+    readme = {TEMPLATE_README: (TEMPLATE / "README.md").read_text()}
+    terminal = Terminal(readme, clone, env)
+    pat = {"AZURE_DEVOPS_EXT_PAT=...": f"AZURE_DEVOPS_EXT_PAT={ADMIN_PAT}"}
+
+    printed = terminal.paste(
+        TEMPLATE_README, "export AZURE_DEVOPS_EXT_PAT=", replace=pat
+    )
+
+    (feed,) = org.feeds
+    assert feed["upstreamSources"][0]["name"] == "PyPI"
+    assert org.retention[feed["id"]]["countLimit"] == 20
+    assert printed.count("Would ") == printed.count("Did ") == 4
+
+    org.publish("myproject", "python-internal", "my-shared-utils", "0.1.0")
+    terminal.paste(TEMPLATE_README, "python3 azure_devops.py promote")
+    assert list(org.versions.values()) == [["Local", "Release"]]
+
+    printed += terminal.paste(
+        TEMPLATE_README, "python3 azure_devops.py setup my-shared-utils"
+    )
+    assert [p["name"] for p in org.pipelines["myproject"]] == ["my-shared-utils"]
+    assert len(org.policies["myproject"]) == 1
+    assert not any(secret in printed for secret in SECRETS)
+    terminal.assert_ran_every_block_to_run(FEED_SETUP)
 
 
 @pytest.fixture
@@ -358,7 +405,7 @@ def test_generated_docs_commands_work_as_written(
     printed = terminal.shell(f"python -c {shlex.quote(use)}")
     assert printed == "[0, 1, 2, 3]\n[4, 5, 6, 7]\n[8, 9]\n"
 
-    terminal.assert_ran_every_block_to_run()
+    terminal.assert_ran_every_block_to_run(RUN - FEED_SETUP)
     folders = (project.path, elsewhere, tmp_path / "home")
     assert index_server.files_holding_the_password(*folders) == []
 
