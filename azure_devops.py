@@ -561,12 +561,25 @@ def is_build_validation(
 
 
 def promote(
-    azure: AzureDevOps, feed: Feed, package: str, version: str, view: str
+    azure: AzureDevOps,
+    feed: Feed,
+    package: str,
+    version: str,
+    view: str,
+    pipeline_project: str | None = None,
 ) -> None:
-    """Add a published version to a view of the feed.
+    """Add a published version to a view of the feed; `pipeline_project` names
+    the project of the pipeline running this, if one is.
 
     pyPiApi.json: Python Update Package Version.
     """
+    who = "the identity that runs this"
+    if pipeline_project:
+        org = feed.organization
+        who = (
+            f"the pipeline's build identity, Project Collection Build Service ({org})"
+            f" or {pipeline_project} Build Service ({org}) (give both)"
+        )
     url = azure.url(
         "pkgs",
         feed.project,
@@ -579,8 +592,8 @@ def promote(
         url,
         f"promote {package} {version} to {feed.name}@{view}",
         body,
-        needs=f"promoting needs the {ROLE_NAMES['contributor']} role on the feed"
-        " for the identity that runs this (in a pipeline, its build identity)",
+        needs=f"promoting needs the {ROLE_NAMES['contributor']} role on"
+        f" {feed.name} for {who}",
     )
 
 
@@ -647,7 +660,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     )
     promote_.add_argument("--organization", required=True)
     promote_.add_argument("--project", help="of a project-scoped feed")
-    promote_.add_argument("--feed", required=True)
+    promote_.add_argument("--feed", required=True, help="FEED, or PROJECT/FEED")
     promote_.add_argument("--package", required=True)
     promote_.add_argument("--version", required=True)
     promote_.add_argument("--view", default="Release")
@@ -689,9 +702,12 @@ def main(argv: list[str] | None = None, env: dict[str, str] = os.environ) -> int
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
     try:
         if arguments.command == "promote":
-            feed = Feed(arguments.organization, arguments.project, arguments.feed)
+            # --feed PROJECT/FEED, as the pipelines' artifactFeed, or --project.
+            project, _, name = arguments.feed.rpartition("/")
+            feed = Feed(arguments.organization, project or arguments.project, name)
             azure = AzureDevOps(feed.organization, credential(env), service_url(env))
-            promote(azure, feed, arguments.package, arguments.version, arguments.view)
+            promote(azure, feed, arguments.package, arguments.version, arguments.view,
+                    env.get("SYSTEM_TEAMPROJECT"))  # fmt: skip
             print(
                 f"Promoted {arguments.package} {arguments.version}"
                 f" to {feed.name}@{arguments.view}"

@@ -1,8 +1,8 @@
 """Turn the freshly generated folder into a git repository with a first commit.
 
 hatch-vcs computes the version from git, so the project must be a repository
-before its first build. A missing git is reported, not fatal. A shared pipeline
-pins a release tag of the template; a checkout without that tag is reported.
+before its first build. A missing git is reported, not fatal. The pipeline pins
+a release tag of the template; a checkout without that tag is reported.
 
 Under cruft the hook leaves git alone. `cruft update` and `cruft diff` run it
 in scratch renders (in the temporary folder) whose difference is applied to the
@@ -45,18 +45,23 @@ def post_generate(
 def missing_release_tag(
     template: Path, template_version: str, pipeline: str, repository: str
 ) -> str:
-    """The sentence for a shared pipeline pinned to a tag the template lacks."""
+    """The sentence for a pipeline pinned to a tag the template lacks: the shared
+    pipeline's jobs, and in both modes the promote job's azure_devops.py."""
     tag = f"v{template_version}"
-    if pipeline != "shared" or not is_git_repository(template):
-        return ""  # not pinned, or no history to look the tag up in
+    if not is_git_repository(template):
+        return ""  # no history to look the tag up in
     found = ["git", "rev-parse", "--quiet", "--verify", f"refs/tags/{tag}"]
     if subprocess.run(found, cwd=template, capture_output=True).returncode == 0:
         return ""
+    pins = (
+        "The shared pipeline pins"
+        if pipeline == "shared"
+        else "The pipeline promotes releases with azure_devops.py of"
+    )
     return (
-        f"The shared pipeline pins refs/tags/{tag} of {repository}, a tag this "
-        f"template checkout does not have: push the release tag there (git push "
-        f"origin {tag} in the template's repository), or bake with "
-        "pipeline=self-contained."
+        f"{pins} refs/tags/{tag} of {repository}, a tag this template checkout"
+        f" does not have: push the release tag there (git push origin {tag} in"
+        " the template's repository)."
     )
 
 

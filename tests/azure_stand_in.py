@@ -42,13 +42,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
 # The credentials the tests hand out; none of them may ever be printed.
@@ -87,6 +91,9 @@ class Organization:
     versions: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     changes: int = 0
+    # Whether (feed name, package, version) was uploaded, when an index server
+    # stands for the feed's upload side; else only what publish() recorded.
+    published: Callable[[str, str, str], bool] | None = None
 
     def build_identity(self, scope: str) -> Identity:
         """The build identity of a project, or of the collection (scope None)."""
@@ -405,6 +412,9 @@ def update_package_version(stand_in, org, caller, project, match, query, body):
     feed = visible_feed(org, caller, project, match["feed"])
     requires(org, feed, caller, "contributor", "AddPackage")
     key = (feed["id"], match["package"], match["version"])
+    uploaded = org.published and org.published(feed["name"], *key[1:])
+    if key not in org.versions and uploaded:
+        org.versions[key] = ["Local"]
     if key not in org.versions:
         raise Refusal(
             404,
@@ -560,6 +570,30 @@ def empty_organization(stand_in: StandIn) -> Organization:
     org.add_user(ADMIN_PAT, "Platform Engineer")
     org.add_user(READER_PAT, "Developer", creates_feeds=False)
     return org
+
+
+def run_azure_devops(
+    cwd: Path, url: str, *arguments: str, token: str | None = ADMIN_PAT, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python3 azure_devops.py ...` as a platform engineer runs it, the PAT in
+    the environment; its output must hold no secret and no traceback."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AZURE_DEVOPS_", "SYSTEM_"))
+    }
+    environment.update(AZURE_DEVOPS_SERVICE_URL=url, **env)
+    if token:
+        environment["AZURE_DEVOPS_EXT_PAT"] = token
+    script = Path(__file__).resolve().parent.parent / "azure_devops.py"
+    result = subprocess.run(
+        [sys.executable, str(script), *arguments],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    for secret in SECRETS:
+        assert secret not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result
 
 
 @contextmanager

@@ -266,6 +266,7 @@ TEMPLATE_PARTS = [
     "cookiecutter.json",
     "hooks",
     "pipelines",
+    "azure_devops.py",
     "{{cookiecutter.project_slug}}",
 ]
 

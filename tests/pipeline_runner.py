@@ -53,7 +53,12 @@ from tests.index_server import IndexServer, isolated_environment
 
 STEP_TIMEOUT = 600
 RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
-SET_VARIABLE = re.compile(r"^##vso\[task\.setvariable variable=([^;\]]+)[^\]]*\](.*)$")
+SET_VARIABLE = re.compile(
+    r"^##vso\[task\.setvariable variable=([^;\]]+)"
+    r"(?P<output>;isOutput=true)?[^\]]*\](.*)$"
+)
+# A job variable from an earlier job of the stage: $[ dependencies.J.outputs['s.v'] ]
+JOB_OUTPUT = re.compile(r"^\$\[\s*dependencies\.(\w+)\.outputs\['([\w.]+)'\]\s*\]$")
 PREPEND_PATH = re.compile(r"^##vso\[task\.prependpath\](.+)$")
 MACRO = re.compile(r"\$\(([A-Za-z0-9_.]+)\)")
 # Azure gives secret variables to a script only through its step's `env:`.
@@ -241,6 +246,10 @@ class LocalAgent:
     upload_index: IndexServer | None = None
     # Repositories that `resources.repositories` may name, for templates.
     templates: TemplateSource | None = None
+    # The Azure DevOps stand-in's service URL, for scripts (AZURE_DEVOPS_SERVICE_URL).
+    azure_service_url: str | None = None
+    team_project: str = "myproject"  # System.TeamProject
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def run(self, pipeline_file: Path, build: Build) -> RunResult:
         pipeline = self.load(pipeline_file)
@@ -268,8 +277,11 @@ class LocalAgent:
 
     def load(self, pipeline_file: Path) -> dict[str, Any]:
         pipeline = yaml.safe_load(pipeline_file.read_text(encoding="utf-8"))
+        repositories = (pipeline.get("resources") or {}).get("repositories", [])
+        self.resources = {r["repository"]: r for r in repositories}
         if "extends" in pipeline:
             pipeline = expand_pipeline(pipeline, self.templates or TemplateSource({}))
+        pipeline.pop("resources", None)
         unsupported = set(pipeline) - {"trigger", "pr", "variables", "pool", "stages"}
         if unsupported:
             raise PipelineError(f"Unsupported top-level keys: {sorted(unsupported)}")
@@ -308,6 +320,7 @@ class LocalAgent:
     def run_stage(self, stage, variables, build, result) -> dict[str, str]:
         """Run the jobs in order; a job runs after the jobs it depends on."""
         outcomes: dict[str, str] = {}
+        outputs: dict[str, dict[str, str]] = {}  # job -> step.variable -> value
         for job in stage["jobs"]:
             depends_on = job.get("dependsOn", [])
             depends_on = [depends_on] if isinstance(depends_on, str) else depends_on
@@ -320,10 +333,12 @@ class LocalAgent:
                 outcomes[job["job"]] = "skipped"
                 result.jobs_skipped.append(job["job"])
                 continue
+            own = job_variables(job, outputs)
             legs = [
-                self.run_job(name, job, {**variables, **leg}, build, result)
+                self.run_job(name, job, {**variables, **own, **leg}, build, result,
+                             outputs.setdefault(job["job"], {}))
                 for name, job, leg in self.jobs_of(job, result)
-            ]
+            ]  # fmt: skip
             outcomes[job["job"]] = "failed" if "failed" in legs else "succeeded"
         return outcomes
 
@@ -361,12 +376,14 @@ class LocalAgent:
             "Pipeline.Workspace": str(self.workspace),
             "Agent.TempDirectory": str(self.workspace / "_temp"),
             "Agent.OS": "Linux",
+            "System.TeamProject": self.team_project,
         }
 
-    def run_job(self, name, job, variables, build, result) -> str:
+    def run_job(self, name, job, variables, build, result, outputs) -> str:
         if "template" in job:
             raise PipelineError(f"Job {name}: unexpanded template")
         job_run = JobRun(self, name, {**variables, **self.predefined(build)}, build)
+        job_run.outputs = outputs
         outcome = job_run.run(job["steps"])
         result.steps.extend(job_run.records)
         return outcome
@@ -381,6 +398,7 @@ class JobRun:
         self.variables = variables
         self.build = build
         self.records: list[StepRecord] = []
+        self.outputs: dict[str, str] = {}  # step.variable -> value, for later jobs
         self.cached: dict[str, str] = {}  # path -> the Cache@2 step's name
         self.path = [
             p
@@ -438,7 +456,9 @@ class JobRun:
             return self.checkout(step)
         if "script" in step or "bash" in step:
             return self.script(
-                step.get("script") or step["bash"], step.get("env") or {}
+                step.get("script") or step["bash"],
+                step.get("env") or {},
+                step.get("name"),
             )
         task = step.get("task")
         if task == "Cache@2" and (path := (step.get("inputs") or {}).get("path")):
@@ -464,7 +484,7 @@ class JobRun:
 
     def checkout(self, step: dict[str, Any]) -> str:
         if step["checkout"] != "self":
-            raise PipelineError("Only `checkout: self` is supported")
+            return self.checkout_resource(step)
         depth = int(step.get("fetchDepth", "1"))  # Azure's default for new pipelines
         tags = str(step.get("fetchTags", "false")).lower() == "true"
         commit = git(
@@ -494,6 +514,22 @@ class JobRun:
         return (
             f"checked out {self.build.source_branch} at {commit}, {history}, {tag_note}"
         )
+
+    def checkout_resource(self, step: dict[str, Any]) -> str:
+        """A repository resource, alone in its job: at its ref, in the sources."""
+        resource = self.agent.resources.get(step["checkout"])
+        if resource is None or resource.get("type") != "git":
+            raise PipelineError(f"No git repository resource {step['checkout']!r}")
+        repositories = (self.agent.templates or TemplateSource({})).repositories
+        if resource["name"] not in repositories:
+            raise StepFailed(f"Repository {resource['name']!r} not found")
+        ref = resource.get("ref", "refs/heads/main")
+        commit = git(repositories[resource["name"]], "rev-parse", f"{ref}^{{commit}}")
+        git(self.sources, "init", "--quiet")
+        git(self.sources, "fetch", "--quiet", "--no-tags", "--depth=1",
+            repositories[resource["name"]].resolve().as_uri(), commit)  # fmt: skip
+        git(self.sources, "checkout", "--quiet", "--force", "--detach", "FETCH_HEAD")
+        return f"checked out {resource['name']} {ref} at {commit}"
 
     def use_python_version(self, inputs: dict[str, str]) -> str:
         spec = inputs["versionSpec"]
@@ -634,7 +670,9 @@ class JobRun:
             raise StepFailed(f"No artifact file matches {pattern.pattern}")
         return "downloaded " + ", ".join(downloaded)
 
-    def script(self, script: str, step_env: dict[str, str]) -> str:
+    def script(
+        self, script: str, step_env: dict[str, str], step_name: str | None = None
+    ) -> str:
         script_file = self.temp / "script.sh"
         upload = self.agent.upload_index or self.agent.index
         variables = {**self.variables, "System.AccessToken": upload.password}
@@ -643,6 +681,11 @@ class JobRun:
             TF_BUILD="True",
             PATH=os.pathsep.join(self.path),
             TWINE_REPOSITORY_URL=upload.upload_url,  # stands in for pkgs.dev.azure.com
+            **(
+                {"AZURE_DEVOPS_SERVICE_URL": self.agent.azure_service_url}
+                if self.agent.azure_service_url
+                else {}
+            ),
             **{
                 environment_name(k): expand(v, variables)
                 for k, v in variables.items()
@@ -663,7 +706,11 @@ class JobRun:
         )
         for line in completed.stdout.splitlines():
             if match := SET_VARIABLE.match(line.strip()):
-                self.variables[match.group(1)] = match.group(2)
+                name, value = match.group(1), match.group(3)
+                if not match.group("output"):
+                    self.variables[name] = value
+                elif step_name:  # output variables are the step's, by its name
+                    self.outputs[f"{step_name}.{name}"] = value
             elif match := PREPEND_PATH.match(line.strip()):
                 self.path.insert(0, match.group(1))
         if completed.returncode != 0:
@@ -711,6 +758,21 @@ def secret_probe(secret: str) -> str:
     """SECRET_PROBE for `secret`, which it names only by its hash."""
     digest = hashlib.sha256(secret.encode()).hexdigest()
     return SECRET_PROBE.format(digest=digest, length=len(secret))
+
+
+def job_variables(
+    job: dict[str, Any], outputs: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """A job's own variables; `$[ dependencies.J.outputs['s.v'] ]` from jobs before."""
+    own = {}
+    for name, value in (job.get("variables") or {}).items():
+        match = JOB_OUTPUT.match(str(value))
+        if match:
+            value = outputs.get(match.group(1), {}).get(match.group(2), "")
+        elif "$[" in str(value):
+            raise PipelineError(f"Unsupported runtime expression {value!r}")
+        own[name] = str(value)
+    return own
 
 
 def minimatch(pattern: str) -> re.Pattern[str]:

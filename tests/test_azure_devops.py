@@ -5,38 +5,15 @@ without the token."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.azure_stand_in import ADMIN_PAT, JOB_TOKEN, READER_PAT, SECRETS
-from tests.baking import TEMPLATE, bake
+from tests.azure_stand_in import ADMIN_PAT, JOB_TOKEN, READER_PAT, run_azure_devops
+from tests.baking import bake
 
-
-def run_script(
-    cwd: Path, url: str, *arguments: str, token: str | None = ADMIN_PAT, **env: str
-) -> subprocess.CompletedProcess[str]:
-    """`python azure_devops.py ...` as a platform engineer runs it, the PAT in
-    the environment."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AZURE_DEVOPS_", "SYSTEM_"))
-    }
-    environment.update(AZURE_DEVOPS_SERVICE_URL=url, **env)
-    if token:
-        environment["AZURE_DEVOPS_EXT_PAT"] = token
-    result = subprocess.run(
-        [sys.executable, str(TEMPLATE / "azure_devops.py"), *arguments],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    for secret in SECRETS:
-        assert secret not in result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    return result
+SETUP = ("setup", "--organization", "myorg", "--project", "myproject", "--feed",
+         "python-internal")  # fmt: skip
 
 
 def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
@@ -54,7 +31,7 @@ def test_setup_takes_an_empty_organization_to_feeds_roles_pipeline_and_policy(
     project = bake(tmp_path, feed_scope="project")
     shared = bake(tmp_path / "org", project_name="Org Tools", feed_scope="organization")
 
-    dry = run_script(
+    dry = run_azure_devops(
         tmp_path, url, "setup", project.path.name, "--pipeline", "--dry-run"
     )
 
@@ -65,7 +42,7 @@ def test_setup_takes_an_empty_organization_to_feeds_roles_pipeline_and_policy(
         len(dry.stdout.splitlines()) == 7
     )  # feed, retention, 2 roles, pipeline, policy
 
-    made = run_script(tmp_path, url, "setup", project.path.name, "--pipeline")
+    made = run_azure_devops(tmp_path, url, "setup", project.path.name, "--pipeline")
 
     assert made.returncode == 0, made.stderr
     assert [line.removeprefix("Did ") for line in made.stdout.splitlines()] == [
@@ -92,14 +69,14 @@ def test_setup_takes_an_empty_organization_to_feeds_roles_pipeline_and_policy(
     assert policy["isBlocking"]
 
     changes = org.changes
-    again = run_script(tmp_path, url, "setup", project.path.name, "--pipeline")
+    again = run_azure_devops(tmp_path, url, "setup", project.path.name, "--pipeline")
 
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("Nothing to change: feed python-internal")
     assert org.changes == changes
     assert {method for method, _ in org.requests[-8:]} == {"GET"}
 
-    organization_wide = run_script(
+    organization_wide = run_azure_devops(
         tmp_path / "org", url, "setup", shared.path.name, "--project", "myproject"
     )
 
@@ -113,16 +90,14 @@ def test_setup_adds_pypi_to_an_existing_feed_that_lacks_it_and_keeps_owner_roles
     azure, tmp_path
 ):
     stand_in, org, url = azure
-    run_script(tmp_path, url, "setup", "--organization", "myorg", "--project",
-               "myproject", "--feed", "team-packages")  # fmt: skip
+    team = ("setup", "--organization", "myorg", "--project", "myproject", "--feed")
+    run_azure_devops(tmp_path, url, *team, "team-packages")
     feed = org.feed("myproject", "team-packages")
     feed["upstreamSources"], feed["upstreamEnabled"] = [], False
     owner = org.build_identity(None).descriptor
     org.roles[feed["id"]][owner] = "administrator"
 
-    result = run_script(tmp_path, url, "setup", "--organization", "myorg",
-                        "--project", "myproject", "--feed",
-                        "team-packages")  # fmt: skip
+    result = run_azure_devops(tmp_path, url, *team, "team-packages")
 
     assert result.stdout.splitlines() == [
         "Did add PyPI as an upstream source of feed team-packages (project myproject"
@@ -139,10 +114,10 @@ def test_a_release_is_promoted_to_the_release_view_with_the_job_token(azure, tmp
     promote = ("promote", "--organization", "myorg", "--project", "myproject",
                "--feed", "python-internal", "--package", "my-shared-utils",
                "--version", "0.1.0")  # fmt: skip
-    run_script(tmp_path, url, "setup", project.path.name)
+    run_azure_devops(tmp_path, url, "setup", project.path.name)
     org.publish("myproject", "python-internal", "my-shared-utils", "0.1.0")
 
-    result = run_script(
+    result = run_azure_devops(
         tmp_path, url, *promote, token=None, SYSTEM_ACCESSTOKEN=JOB_TOKEN
     )
 
@@ -160,13 +135,12 @@ def test_a_release_is_promoted_to_the_release_view_with_the_job_token(azure, tmp
 def test_promotion_without_the_publisher_role_names_the_role(azure, tmp_path):
     stand_in, org, url = azure
     org.add_job_token(JOB_TOKEN, "myproject")
-    run_script(tmp_path, url, "setup", "--organization", "myorg", "--project",
-               "myproject", "--feed", "python-internal")  # fmt: skip
+    run_azure_devops(tmp_path, url, *SETUP)
     feed = org.feed("myproject", "python-internal")
     org.roles[feed["id"]][org.build_identity("myproject").descriptor] = "collaborator"
     org.publish("myproject", "python-internal", "my-shared-utils", "1.0.0")
 
-    sentence = one_sentence(run_script(
+    sentence = one_sentence(run_azure_devops(
         tmp_path, url, "promote", "--organization", "myorg", "--project", "myproject",
         "--feed", "python-internal", "--package", "my-shared-utils", "--version",
         "1.0.0", token=None, SYSTEM_ACCESSTOKEN=JOB_TOKEN,
@@ -174,10 +148,6 @@ def test_promotion_without_the_publisher_role_names_the_role(azure, tmp_path):
 
     assert "Feed Publisher (Contributor) role" in sentence
     assert "You need to have 'AddPackage'" in sentence
-
-
-SETUP = ("setup", "--organization", "myorg", "--project", "myproject", "--feed",
-         "python-internal")  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -218,12 +188,14 @@ def test_each_unkind_answer_ends_in_one_sentence_that_names_the_fix(
     elif unkindness == "no role to create feeds":
         token = READER_PAT
     elif unkindness == "feed name taken":
-        run_script(tmp_path, url, *SETUP)
+        run_azure_devops(tmp_path, url, *SETUP)
         org.roles[org.feeds[0]["id"]] = {}  # someone else's feed, hidden from us
     elif unkindness == "no credential":
         token = None
 
-    sentence = one_sentence(run_script(tmp_path, url, *arguments, token=token, **env))
+    sentence = one_sentence(
+        run_azure_devops(tmp_path, url, *arguments, token=token, **env)
+    )
 
     assert sentence.startswith("azure_devops.py: ")
     assert expected in sentence
@@ -237,7 +209,7 @@ def test_the_azure_cli_account_is_used_when_no_pat_is_set(azure, tmp_path):
     az.write_text(f"#!/bin/sh\necho {ADMIN_PAT}\n")
     az.chmod(0o755)
 
-    result = run_script(tmp_path, url, *SETUP, token=None, PATH=str(az.parent))
+    result = run_azure_devops(tmp_path, url, *SETUP, token=None, PATH=str(az.parent))
 
     assert result.returncode == 0, result.stderr
     assert org.feeds[0]["name"] == "python-internal"

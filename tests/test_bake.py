@@ -172,9 +172,6 @@ def test_the_dev_group_has_what_the_docs_run(tmp_path: Path):
 def test_questions_that_some_answers_make_moot_say_so():
     prompts = DEFAULTS["__prompts__"]
     assert "used only when the version is static" in prompts["version"]
-    assert (
-        "used only with the shared pipeline" in prompts["pipeline_templates_repository"]
-    )
 
 
 def test_each_runtime_extra_becomes_an_optional_dependency(tmp_path: Path):

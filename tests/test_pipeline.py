@@ -31,6 +31,7 @@ from tests.baking import (
     combination_id,
     copy_template,
 )
+from tests.azure_stand_in import run_azure_devops
 from tests.index_server import IndexServer
 from tests.pipeline_runner import (
     RUNNING_PYTHON,
@@ -393,6 +394,9 @@ def test_nothing_is_installed_before_the_feed_is_authenticated(pipelines):
     for text in pipelines:
         for job in jobs_of(yaml.safe_load(text)):
             steps = job["steps"]
+            if job["job"] == "promote":  # runs azure_devops.py, which installs nothing
+                assert not [s for s in steps if installs(s)]
+                continue
             (authenticate,) = [
                 i for i, s in enumerate(steps) if s.get("task") == "PipAuthenticate@1"
             ]
@@ -444,7 +448,9 @@ def read_pyproject_variables(text: str, project: Path) -> dict[str, str]:
         check=True,
     ).stdout
     return dict(
-        re.fullmatch(r"##vso\[task\.setvariable variable=(\w+)\](.*)", line).groups()
+        re.fullmatch(
+            r"##vso\[task\.setvariable variable=(\w+)(?:;isOutput=true)?\](.*)", line
+        ).groups()
         for line in printed.splitlines()
     )
 
@@ -632,7 +638,7 @@ def test_local_checkout_is_as_shallow_as_azures_unless_told_otherwise(
 
 @pytest.mark.slow
 def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
-    tmp_path: Path, index_server: IndexServer
+    tmp_path: Path, index_server: IndexServer, template_repository: Path, azure
 ):
     project = bake(
         tmp_path / "bake",
@@ -645,7 +651,25 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     dist = project.distribution.replace("-", "_")
     add_secret_probe(project, index_server.password)
     project.git("tag", "-a", "v1.2.0", "-m", "Release 1.2.0")
-    agent = LocalAgent(project.path, index_server, tmp_path / "agent" / "work" / "1")
+    # Azure DevOps: an empty organisation whose feed the template's command sets
+    # up; the job token is the index's password, the index the feed's files.
+    stand_in, org, azure_url = azure
+    org.add_project("Data Platform", repositories=[project.distribution])
+    org.add_job_token(index_server.password, "Data Platform")
+    org.published = lambda feed, package, version: any(
+        name.startswith(f"{dist}-{version}") for name in index_server.files()
+    )
+    setup = run_azure_devops(
+        tmp_path, azure_url, "setup", str(project.path), "--pipeline"
+    )
+    assert setup.returncode == 0, setup.stderr
+    templates = TemplateSource(
+        {"Data Platform/cookiecutter-azure-pylib": template_repository}
+    )
+    agent = LocalAgent(
+        project.path, index_server, tmp_path / "agent" / "work" / "1",
+        templates=templates, azure_service_url=azure_url, team_project="Data Platform",
+    )  # fmt: skip
     pipeline = project.path / "azure-pipelines.yml"
 
     def run(source_branch: str, build_id: int):
@@ -653,19 +677,25 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
         assert index_server.password not in result.output
         return result
 
-    # A release tag publishes exactly its version.
+    # A release tag publishes exactly its version, then promotes it to @Release.
     tag = run("refs/tags/v1.2.0", 1)
     assert tag.succeeded, tag.output
     assert tag.stages == {"Test": "succeeded", "Publish": "succeeded"}
     assert tag.ran("publish", "Publish a development version").outcome == "skipped"
     release = [f"{dist}-1.2.0-py3-none-any.whl", f"{dist}-1.2.0.tar.gz"]
     assert index_server.files() == release
+    promoted = tag.ran("promote", "Promote the release to @Release")
+    assert promoted.output.strip().endswith(
+        f"Promoted {project.distribution} 1.2.0 to python-internal@Release"
+    )
+    assert list(org.versions.values()) == [["Local", "Release"]]
 
     # main one commit later publishes the next version's first dev release.
     project.commit("Faster chunking")
     main = run("refs/heads/main", 2)
     assert main.succeeded, main.output
     assert main.ran("publish", "Publish the release of this tag").outcome == "skipped"
+    assert "promote" in main.jobs_skipped  # development versions stay out of views
     development = [f"{dist}-1.2.1.dev1-py3-none-any.whl", f"{dist}-1.2.1.dev1.tar.gz"]
     assert index_server.files() == sorted(release + development)
 
@@ -688,6 +718,22 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     assert failed.outcome == "failed"
     assert "v1.3.0" in failed.output and "1.2.0" in failed.output
     assert index_server.files() == sorted(release + development)
+
+    # Without the Feed Publisher role the promotion fails, naming role and identities.
+    feed = org.feeds[0]
+    org.roles[feed["id"]][
+        org.build_identity("Data Platform").descriptor
+    ] = "collaborator"
+    project.run("git", "switch", "--quiet", "main")
+    project.git("tag", "-a", "v1.2.1", "-m", "Release 1.2.1")
+    refused = run("refs/tags/v1.2.1", 5)
+    assert refused.stages == {"Test": "succeeded", "Publish": "failed"}
+    failure = refused.ran("promote", "Promote the release to @Release").output
+    assert (
+        "Feed Publisher (Contributor) role on python-internal for the pipeline's"
+        in failure
+    )
+    assert "Data Platform Build Service (myorg)" in failure
 
     # One coverage report, combined from the data the tests job published.
     downloaded = main.ran("coverage", "Download the coverage data").output

@@ -65,8 +65,10 @@ def test_an_azure_project_with_spaces_renders_correctly_everywhere(tmp_path):
     docs = "\n".join(project.documentation().values())
     feed_urls = re.findall(r"https://\S*pkgs\.dev\.azure\.com/\S+", docs)
     assert feed_urls
-    for url in feed_urls:
-        assert f"/{encoded}/_packaging/python-internal/pypi/simple/" in url
+    for url in feed_urls:  # the feed, or its @Release view
+        assert re.search(
+            f"/{encoded}/_packaging/python-internal(@Release)?/pypi/simple/", url
+        )
     # The plain name appears only where a value, not a URL, is expected:
     # the feed coordinates, and the build identity named in the docs.
     for path in project.files():
