@@ -230,7 +230,8 @@ class Change:
 
 class FeedSetup:
     """The changes that bring a feed, its settings and a library's pipeline to
-    what the template's libraries need; reading only until `apply`."""
+    what the template's libraries need: working them out only reads; each
+    change makes its requests when `make` is called."""
 
     def __init__(self, azure: AzureDevOps, feed: Feed, project: str | None) -> None:
         self.azure, self.feed, self.project = azure, feed, project
