@@ -659,10 +659,11 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     org.published = lambda feed, package, version: any(
         name.startswith(f"{dist}-{version}") for name in index_server.files()
     )
-    setup = run_azure_devops(
-        tmp_path, azure_url, "setup", str(project.path), "--pipeline"
-    )
-    assert setup.returncode == 0, setup.stderr
+    setup = ("setup", str(project.path), "--pipeline")
+    made = run_azure_devops(tmp_path, azure_url, *setup)
+    assert made.returncode == 0, made.stderr
+    again = run_azure_devops(tmp_path, azure_url, *setup)
+    assert again.stdout.startswith("Nothing to change"), again.stdout + again.stderr
     templates = TemplateSource(
         {"Data Platform/cookiecutter-azure-pylib": template_repository}
     )
