@@ -23,6 +23,13 @@ that answers the way pkgs.dev.azure.com does where pypiserver answers otherwise:
   (astral-sh/ruff#10378, astral-sh/uv#2414, PyO3/maturin#1993). No public
   source shows Azure accepting 2.2 or later, so the stand-in refuses them.
 
+- Azure's paths: `/ORG[/PROJECT]/_packaging/FEED/pypi/simple/...` serve the
+  index when FEED is the feed's name, and otherwise answer 404 with "The feed
+  with ID 'FEED' doesn't exist." (microsoft/azure-pipelines-artifact-caching-tasks#42).
+  `forbidden` answers 403 as for a user without a role on the feed: "User
+  '<id>' lacks permission to complete this action. You need to have
+  'ReadPackages'." (as Azure Artifacts users quote it).
+
 `trickling_server` answers one byte every few seconds, so no per-read timeout
 ever fires; `silent_server` accepts connections and never answers.
 """
@@ -50,6 +57,7 @@ SIGNIN_PAGE = (
 )
 HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
 AZURE_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1")
+AZURE_PATH = re.compile(r"^/[^?]+?/_packaging/(?P<feed>[^/]+)/pypi(?P<rest>/.*)$")
 
 
 @dataclass
@@ -61,6 +69,7 @@ class Feed:
     feed_name: str
     signin: Literal["redirect", "203"] | None
     reserved: set[str] = field(default_factory=set)
+    forbidden: bool = False  # the credential is good, its user has no role
 
     def delete(self, filename: str) -> None:
         """Delete a file as the feed's UI does: gone from /simple/, still reserved."""
@@ -152,10 +161,37 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
             self.answer(400, f"Bad Request - {message} {activity}", body, [json_type])
             return True
 
+        def azure_path(self) -> str | None:
+            """The index's path for one of Azure's, or None after a 404."""
+            found = AZURE_PATH.match(self.path)
+            if not found:
+                return self.path
+            if found["feed"] == feed.feed_name:
+                return found["rest"]
+            message = f"The feed with ID '{found['feed']}' doesn't exist."
+            error = {
+                "$id": "1",
+                "message": message,
+                "typeKey": "FeedIdNotFoundException",
+            }
+            body = json.dumps(error).encode()
+            self.answer(404, message, body, [("Content-Type", "application/json")])
+            return None
+
         def forward(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not feed.authorised(self.headers.get("Authorization")):
                 return self.refuse()
+            if feed.forbidden:
+                message = (
+                    "User 'c0a8f4e2-1b7d-4f3e-9a6b-2d5e8f1c3b7a' lacks permission to"
+                    " complete this action. You need to have 'ReadPackages'."
+                )
+                return self.answer(403, message, message.encode())
+            path = self.azure_path()
+            if path is None:
+                return
+            self.path = path
             if self.command == "POST" and (
                 self.unsupported_metadata(body) or self.conflict(body)
             ):

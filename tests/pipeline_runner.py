@@ -580,7 +580,12 @@ class JobRun:
                 f"PipAuthenticate artifactFeeds {inputs.get('artifactFeeds')!r}, "
                 f"pyproject.toml says {self.expected_artifact_feed()!r}"
             )
-        self.variables["PIP_INDEX_URL"] = self.agent.index.authenticated_simple_url
+        url = self.agent.index.authenticated_simple_url
+        # An index at one of Azure's paths gets the feed the task names, as
+        # PipAuthenticate resolves it: a feed that is not there answers 404.
+        named = inputs["artifactFeeds"].rpartition("/")[2]
+        url = re.sub(r"/_packaging/[^/]+/pypi/", f"/_packaging/{named}/pypi/", url)
+        self.variables["PIP_INDEX_URL"] = url
         return f"PIP_INDEX_URL set for {inputs['artifactFeeds']}"
 
     def matching(self, pattern: str) -> list[Path]:

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from tests.baking import (
     copy_template,
 )
 from tests.azure_stand_in import run_azure_devops
+from tests.feed_stand_in import running_feed
 from tests.index_server import IndexServer
 from tests.pipeline_runner import (
     RUNNING_PYTHON,
@@ -770,6 +772,41 @@ def test_a_failed_install_is_the_one_red_error_of_its_job(
         ("tests py3{}".format(sys.version_info.minor), "Install the test environment")
     ], result.output
     assert "coverage" in result.jobs_skipped
+    assert index_server.password not in result.output
+
+
+@pytest.mark.slow
+def test_a_wrong_feed_name_fails_the_first_step_after_the_feed_with_its_cause(
+    tmp_path: Path, index_server: IndexServer
+):
+    project = bake(
+        tmp_path / "bake",
+        minimum_python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        include_dockerfile=False,
+        feed_name="python",  # the organisation's feed is python-internal
+    )
+    with running_feed(index_server) as feed:
+        # The feed at Azure's path: PipAuthenticate's URL names the feed it is given.
+        azure_path = "/myorg/myproject/_packaging/python-internal/pypi"
+        azure = replace(feed.server, root=feed.server.root + azure_path)
+        agent = LocalAgent(project.path, azure, tmp_path / "agent" / "work" / "1")
+
+        result = agent.run(
+            project.path / "azure-pipelines.yml", Build("refs/heads/main")
+        )
+
+    failed = {s.name for s in result.steps if s.outcome == "failed"}
+    assert failed == {"Check that the feed answers"}, result.output
+    leg = "tests py3{}".format(sys.version_info.minor)
+    checked = result.ran(leg, "Check that the feed answers").output
+    assert (
+        "##vso[task.logissue type=error]feed: "
+        f"{feed.server.root}/myorg/myproject/_packaging/python/pypi/simple/ does not"
+        " exist (HTTP 404): check [tool.azure-artifacts]" in checked
+    )
+    assert result.ran(leg, "Install the CI tools pinned in pyproject.toml").outcome == (
+        "skipped"
+    )
     assert index_server.password not in result.output
 
 

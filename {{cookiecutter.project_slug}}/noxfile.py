@@ -94,6 +94,12 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", *session.posargs)
 
 
+@nox.session(python=False, default=False)
+def doctor(session: nox.Session) -> None:
+    """Say why pip, uv or twine cannot use the feed, and the fix (installs nothing)."""
+    session.run(sys.executable, "tools/feed_doctor.py", *session.posargs)
+
+
 @nox.session(allow_parallel=True)
 def lint(session: nox.Session) -> None:
     """Check formatting with black and style with flake8, both every time."""

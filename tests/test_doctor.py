@@ -1,0 +1,198 @@
+"""`nox -s doctor` (tools/feed_doctor.py of a baked project) against the feed
+stand-in: each cause of "pip cannot use the feed" is named, alone, with its
+fix; with everything right the doctor exits 0. The password is never shown."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.baking import BakedProject, bake, make_wheel
+from tests.feed_stand_in import Feed, running_feed
+from tests.index_server import running_index_server
+
+FEED_PATH = "myorg/myproject/_packaging/python-internal/pypi"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> BakedProject:
+    return bake(tmp_path_factory.mktemp("doctor"))
+
+
+@pytest.fixture
+def feed(tmp_path: Path, project: BakedProject) -> Iterator[Feed]:
+    """The feed with PyPI as its upstream, holding a first version of the library."""
+    with running_index_server(tmp_path / "index") as index, running_feed(index) as feed:
+        make_wheel(index.packages, project.distribution, "0.1.0")
+        yield feed
+
+
+def simple_url(feed: Feed, name: str = "python-internal") -> str:
+    return f"{feed.server.root}/{FEED_PATH.replace('python-internal', name)}/simple/"
+
+
+def doctor(
+    project: BakedProject, feed: Feed, *arguments: str, **env: str
+) -> tuple[int, list[str]]:
+    """Exit status and problem lines of `python tools/feed_doctor.py`, on a
+    machine whose pip settings are these variables only (no keyring on PATH)."""
+    environment = {
+        "HOME": str(project.path.parent / "home"),
+        "PATH": os.pathsep.join(["/usr/bin", "/bin"]),
+        "PIP_CONFIG_FILE": os.devnull,
+        **env,
+    }
+    arguments = arguments or ("--feed-url", simple_url(feed))
+    result = subprocess.run(
+        [sys.executable, "tools/feed_doctor.py", *arguments],
+        cwd=project.path, env=environment, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    printed = result.stdout + result.stderr
+    assert feed.index.password not in printed
+    assert "Traceback" not in printed
+    problems = ("FIX", "##vso[task.logissue type=error]")
+    return result.returncode, [
+        line for line in printed.splitlines() if line.startswith(problems)
+    ]
+
+
+def pat_index(feed: Feed, password: str | None = None, name: str = "python-internal"):
+    host = simple_url(feed, name).removeprefix("http://")
+    return f"http://build:{password or feed.index.password}@{host}"
+
+
+def everything_right(feed: Feed) -> dict[str, str]:
+    return {"PIP_INDEX_URL": pat_index(feed), "TWINE_PASSWORD": feed.index.password}
+
+
+def test_with_everything_right_the_doctor_exits_0(project, feed):
+    assert doctor(project, feed, **everything_right(feed)) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("cause", "expected"),
+    [
+        # No index means no PAT either: the keyring would be the only route.
+        (
+            "no index",
+            [
+                "pip: uses PyPI",
+                "uv: no index",
+                "keyring: the keyring command is missing",
+                "feed: not asked",
+            ],
+        ),
+        ("an extra index", ["pip: a second index, https://pypi.org/simple/"]),
+        ("uv's own other index", ["uv: uses https://pypi.org/simple/, not the feed"]),
+        ("an expired PAT", ["feed: the feed refused the PAT in pip's index URL"
+                            " (HTTP 302, the sign-in page)"]),  # fmt: skip
+        ("no publishing token", ["publish: the keyring command is missing"]),
+    ],
+)
+def test_each_cause_is_named_alone_with_its_fix(project, feed, cause, expected):
+    env = everything_right(feed)
+    if cause == "no index":
+        del env["PIP_INDEX_URL"]
+    elif cause == "an extra index":
+        env["PIP_EXTRA_INDEX_URL"] = "https://pypi.org/simple/"
+    elif cause == "uv's own other index":
+        env["UV_DEFAULT_INDEX"] = "https://pypi.org/simple/"
+    elif cause == "an expired PAT":
+        env["PIP_INDEX_URL"] = pat_index(feed, password="expired-token-Pq7rS9tU")
+    elif cause == "no publishing token":
+        del env["TWINE_PASSWORD"]
+
+    status, fixes = doctor(project, feed, **env)
+
+    assert status == 1
+    assert len(fixes) == len(expected), fixes
+    for fix, start in zip(fixes, expected):
+        assert fix.startswith(f"FIX {start}"), fixes
+
+
+def test_a_sign_in_page_with_203_is_a_refused_credential(project, tmp_path):
+    with running_index_server(tmp_path / "index") as index:
+        with running_feed(index, signin="203") as feed:
+            env = {"PIP_INDEX_URL": pat_index(feed, "expired-token-Pq7rS9tU")}
+            _, fixes = doctor(project, feed, TWINE_PASSWORD="x", **env)
+
+    assert [fix.split(" (")[0] for fix in fixes] == [
+        "FIX feed: the feed refused the PAT in pip's index URL"
+    ]
+    assert "(HTTP 203, the sign-in page)" in fixes[0]
+
+
+def test_a_user_without_a_role_is_told_which_role_to_ask_for(project, feed):
+    feed.forbidden = True
+
+    _, fixes = doctor(project, feed, **everything_right(feed))
+
+    assert fixes == [
+        "FIX feed: the credential's user has no role on the feed (HTTP 403): ask its"
+        " owner for Feed Reader, or Collaborator to save packages from PyPI"
+    ]
+
+
+def test_a_wrong_feed_name_is_named(project, feed):
+    env = {**everything_right(feed), "PIP_INDEX_URL": pat_index(feed, name="python")}
+    wrong = simple_url(feed, "python")
+
+    _, fixes = doctor(project, feed, "--feed-url", wrong, **env)
+
+    assert fixes == [
+        f"FIX feed: {wrong} does not exist (HTTP 404): check [tool.azure-artifacts]"
+    ]
+
+
+def test_a_feed_without_pypi_as_upstream_is_named(project, tmp_path):
+    with running_index_server(tmp_path / "index", fallback_to_pypi=False) as index:
+        make_wheel(index.packages, project.distribution, "0.1.0")
+        with running_feed(index) as feed:
+            _, fixes = doctor(project, feed, **everything_right(feed))
+
+    assert [fix.split(",")[0] for fix in fixes] == [
+        "FIX upstream: pip is not on the feed"
+    ]
+
+
+def test_a_library_not_yet_on_the_feed_is_told_to_claim_its_name(project, tmp_path):
+    with running_index_server(tmp_path / "index") as index:
+        with running_feed(index) as feed:
+            _, fixes = doctor(project, feed, **everything_right(feed))
+
+    assert [fix.split(",")[0] for fix in fixes] == [
+        f"FIX name: {project.distribution} is not on the feed yet"
+    ]
+
+
+def test_the_keyring_route_is_used_when_the_index_url_holds_no_token(
+    project, feed, tmp_path
+):
+    keyring = tmp_path / "bin" / "keyring"
+    keyring.parent.mkdir()
+    # Stands for artifacts-keyring's `keyring get URL VssSessionToken`.
+    keyring.write_text(f"#!/bin/sh\necho {feed.index.password}\n")
+    keyring.chmod(0o755)
+    index = simple_url(feed).replace("http://", "http://VssSessionToken@")
+    path = os.pathsep.join([str(keyring.parent), "/usr/bin", "/bin"])
+
+    status, fixes = doctor(project, feed, PIP_INDEX_URL=index, PATH=path)
+
+    assert (status, fixes) == (0, [])
+
+
+def test_the_pipeline_checks_the_feed_pip_authenticate_named(project, feed):
+    env = {"PIP_INDEX_URL": pat_index(feed, name="python")}
+
+    status, errors = doctor(project, feed, "--pipeline", **env)
+
+    # Errors as Azure shows them on the run's summary, naming the feed pip was given.
+    assert (status, errors) == (1, [
+        f"##vso[task.logissue type=error]feed: {simple_url(feed, 'python')} does not"
+        " exist (HTTP 404): check [tool.azure-artifacts]"
+    ])  # fmt: skip
