@@ -30,6 +30,7 @@ that answers the way pkgs.dev.azure.com does where pypiserver answers otherwise:
   '<id>' lacks permission to complete this action. You need to have
   'ReadPackages'." (as Azure Artifacts users quote it).
 
+`public_index` stands for PyPI: a simple index of the given pages, no password.
 `trickling_server` answers one byte every few seconds, so no per-read timeout
 ever fires; `silent_server` accepts connections and never answers.
 """
@@ -213,6 +214,40 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
         do_GET = do_HEAD = do_POST = forward
 
     return Handler
+
+
+@contextmanager
+def public_index(pages: dict[str, list[str]]) -> Iterator[str]:
+    """A simple index whose project pages link the given file names; its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            name = self.path.strip("/").removeprefix("simple/")
+            if name not in pages:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            links = "".join(
+                f'<a href="/files/{file}">{file}</a>' for file in pages[name]
+            )
+            body = f"<html><body>{links}</body></html>".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/simple/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextmanager

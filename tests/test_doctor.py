@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import BakedProject, bake, make_wheel
-from tests.feed_stand_in import Feed, running_feed
+from tests.baking import BakedProject, bake, load_module, make_wheel
+from tests.feed_stand_in import Feed, public_index, running_feed, silent_server
 from tests.index_server import running_index_server
 
 FEED_PATH = "myorg/myproject/_packaging/python-internal/pypi"
@@ -37,7 +37,7 @@ def simple_url(feed: Feed, name: str = "python-internal") -> str:
 
 
 def doctor(
-    project: BakedProject, feed: Feed, *arguments: str, **env: str
+    project: BakedProject, feed: Feed, *arguments: str, pypi: str = "", **env: str
 ) -> tuple[int, list[str]]:
     """Exit status and problem lines of `python tools/feed_doctor.py`, on a
     machine whose pip settings are these variables only (no keyring on PATH)."""
@@ -47,11 +47,15 @@ def doctor(
         "PIP_CONFIG_FILE": os.devnull,
         **env,
     }
-    arguments = arguments or ("--feed-url", simple_url(feed))
-    result = subprocess.run(
-        [sys.executable, "tools/feed_doctor.py", *arguments],
-        cwd=project.path, env=environment, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    if "--feed-url" not in arguments and "--pipeline" not in arguments:
+        arguments += ("--feed-url", simple_url(feed))  # else PipAuthenticate's
+    with public_index({}) as no_public_package:  # PyPI's stand-in
+        arguments += ("--pypi-url", pypi or no_public_package)
+        result = subprocess.run(
+            [sys.executable, "tools/feed_doctor.py", *arguments],
+            cwd=project.path, env=environment, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
     printed = result.stdout + result.stderr
     assert feed.index.password not in printed
     assert "Traceback" not in printed
@@ -196,3 +200,50 @@ def test_the_pipeline_checks_the_feed_pip_authenticate_named(project, feed):
         f"##vso[task.logissue type=error]feed: {simple_url(feed, 'python')} does not"
         " exist (HTTP 404): check [tool.azure-artifacts]"
     ])  # fmt: skip
+
+
+def test_a_public_package_of_the_librarys_name_before_its_first_publish_is_named(
+    project, tmp_path
+):
+    theirs = "my_shared_utils-9.0.0-py3-none-any.whl"
+    with running_index_server(tmp_path / "index") as index:
+        make_wheel(index.packages, project.distribution, "9.0.0")  # saved from PyPI
+        with running_feed(index) as feed, public_index(
+            {project.distribution: [theirs]}
+        ) as pypi:
+            _, fixes = doctor(project, feed, pypi=pypi, **everything_right(feed))
+            make_wheel(index.packages, project.distribution, "0.1.0")  # ours
+            _, once_published = doctor(
+                project, feed, pypi=pypi, **everything_right(feed)
+            )
+
+    assert [fix.split(",")[0] for fix in fixes] == [
+        f"FIX name: the feed serves only PyPI's {project.distribution}"
+    ]
+    assert once_published == []
+
+
+@pytest.mark.slow  # waits for the deadline
+def test_a_feed_that_does_not_answer_is_named_within_the_deadline(project, feed):
+    with silent_server() as silent:
+        url = f"{silent}{FEED_PATH}/simple/"
+        with_token = url.replace("http://", f"http://build:{feed.index.password}@")
+        env = {**everything_right(feed), "PIP_INDEX_URL": with_token}
+        _, fixes = doctor(project, feed, "--feed-url", url, **env)
+
+    (fix,) = fixes
+    assert (
+        fix.startswith("FIX feed: no answer from 127.0.0.1:") and "within 10 s" in fix
+    )
+
+
+def test_no_keyring_route_on_linux_for_python_3_14(project, monkeypatch):
+    module = load_module(project.path / "tools" / "feed_doctor.py", "feed_doctor")
+    monkeypatch.setattr(
+        module.platform, "python_version_tuple", lambda: ("3", "14", "0")
+    )
+    monkeypatch.setattr(module.sys, "platform", "linux")
+
+    assert module.keyring_problem() == (
+        "artifacts-keyring 1.0 has no Linux release for Python 3.14"
+    )

@@ -16,6 +16,7 @@ import base64
 import configparser
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 DEADLINE = 10  # seconds, for each request
 PUBLIC_PACKAGE = "pip"  # on PyPI for good: whether the upstream answers
+PYPI = "https://pypi.org/simple/"
+LINK = re.compile(r'href="([^"]+)"')
 AS_SETUP_SHOWS = "as docs/setup.md shows"
 NO_SECOND_INDEX = "unset it: PyPI is the feed's upstream"
 
@@ -117,7 +120,8 @@ def index_checks(env: dict[str, str], feed: str) -> Iterator[Check]:
         )
     # nox passes pip's index on to uv when uv has none of its own.
     names = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
-    uv = next((env[name] for name in names if env.get(name)), None)
+    setting = next((name for name in names if env.get(name)), None)
+    uv = env[setting] if setting else None
     if uv is None:
         yield fix(
             "uv: no index, so nox's environments use PyPI:"
@@ -129,7 +133,7 @@ def index_checks(env: dict[str, str], feed: str) -> Iterator[Check]:
             f" UV_DEFAULT_INDEX {AS_SETUP_SHOWS}"
         )
     else:
-        yield ok("uv: uses the feed")
+        yield ok(f"uv: uses the feed (from the environment variable {setting})")
     for variable in ("UV_EXTRA_INDEX_URL", "UV_INDEX"):
         if env.get(variable):
             yield fix(f"uv: {variable} adds an index; {NO_SECOND_INDEX}")
@@ -188,9 +192,10 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # a redirect is an answer to report: often the sign-in page
 
 
-def ask(url: str, authorization: str) -> Answer | str:
-    """The feed's answer, or why there is none."""
-    request = urllib.request.Request(url, headers={"Authorization": authorization})
+def ask(url: str, authorization: str | None) -> Answer | str:
+    """The index's answer, or why there is none."""
+    headers = {"Authorization": authorization} if authorization else {}
+    request = urllib.request.Request(url, headers=headers)
     opener = urllib.request.build_opener(NoRedirects)
     try:
         with opener.open(request, timeout=DEADLINE) as got:
@@ -232,7 +237,7 @@ def refusal(answer: Answer | str, source: str) -> str | None:
 
 
 def feed_checks(
-    env: dict[str, str], feed: str, name: str, own: bool
+    env: dict[str, str], feed: str, name: str, own: bool, pypi: str = PYPI
 ) -> Iterator[Check]:
     """Whether the feed answers, serves PyPI's packages and, if `own`, the library."""
     authorization, source = credential(env, feed)
@@ -274,8 +279,26 @@ def feed_checks(
         )
     elif problem := refusal(answer, source):
         yield fix(f"name: {problem}")
+    elif isinstance(answer, Answer) and only_public(answer.body, pypi, name):
+        yield fix(
+            f"name: the feed serves only PyPI's {name}, someone else's package: publish"
+            " a first version of yours to claim the name (Azure then blocks theirs)"
+        )
     else:
         yield ok(f"name: {name} is the feed's own")
+
+
+def only_public(feed_page: str, pypi: str, name: str) -> bool:
+    """Whether every file the feed lists for `name` is one of PyPI's."""
+    answer = ask(f"{pypi}{name}/", None)
+    if not isinstance(answer, Answer) or answer.status != 200:
+        return False  # no public package of that name (or PyPI out of reach)
+    return files(feed_page) <= files(answer.body)
+
+
+def files(page: str) -> set[str]:
+    """The file names a simple index page links to."""
+    return {link.split("#")[0].rsplit("/", 1)[-1] for link in LINK.findall(page)}
 
 
 def publish_check(env: dict[str, str]) -> Check:
@@ -293,6 +316,7 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
     parser = argparse.ArgumentParser(prog="feed_doctor.py")
     parser.add_argument("--pipeline", action="store_true", help="a pipeline's checks")
     parser.add_argument("--feed-url", help="the feed's simple index")
+    parser.add_argument("--pypi-url", default=PYPI, help="PyPI's simple index")
     arguments = parser.parse_args(argv)
     env = dict(os.environ if env is None else env)
     # In a pipeline, the feed is the one PipAuthenticate named in PIP_INDEX_URL.
@@ -302,7 +326,7 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
     checks = list(index_checks(env, feed))
     if not arguments.pipeline:
         checks.append(keyring_check(env))
-    checks += feed_checks(env, feed, name, own=not arguments.pipeline)
+    checks += feed_checks(env, feed, name, not arguments.pipeline, public(arguments.pypi_url))
     if not arguments.pipeline:
         checks.append(publish_check(env))
     for check in checks:
