@@ -326,7 +326,9 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
     checks = list(index_checks(env, feed))
     if not arguments.pipeline:
         checks.append(keyring_check(env))
-    checks += feed_checks(env, feed, name, not arguments.pipeline, public(arguments.pypi_url))
+    checks += feed_checks(
+        env, feed, name, not arguments.pipeline, public(arguments.pypi_url)
+    )
     if not arguments.pipeline:
         checks.append(publish_check(env))
     for check in checks:
