@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -24,12 +23,20 @@ def project(tmp_path_factory) -> BakedProject:
     return bake(tmp_path_factory.mktemp("doctor"))
 
 
-@pytest.fixture
-def feed(tmp_path: Path, project: BakedProject) -> Iterator[Feed]:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, project: BakedProject) -> Iterator[Feed]:
     """The feed with PyPI as its upstream, holding a first version of the library."""
-    with running_index_server(tmp_path / "index") as index, running_feed(index) as feed:
+    folder = tmp_path_factory.mktemp("index")
+    with running_index_server(folder) as index, running_feed(index) as feed:
         make_wheel(index.packages, project.distribution, "0.1.0")
         yield feed
+
+
+@pytest.fixture
+def feed(served: Feed) -> Iterator[Feed]:
+    """That feed, its user's role restored after each test."""
+    yield served
+    served.forbidden = False
 
 
 def simple_url(feed: Feed, name: str = "python-internal") -> str:
