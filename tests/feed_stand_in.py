@@ -197,7 +197,12 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
                 self.unsupported_metadata(body) or self.conflict(body)
             ):
                 return
-            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            # Header names are case-insensitive: drop the client's own credentials.
+            headers = {
+                k: v
+                for k, v in self.headers.items()
+                if k.lower() not in ("host", "authorization")
+            }
             headers["Authorization"] = upstream_auth
             connection = http.client.HTTPConnection(upstream.hostname, upstream.port)
             try:
