@@ -22,8 +22,9 @@ the Azure CLI's signed-in account (`az login`). On Azure DevOps Server, set
 AZURE_DEVOPS_SERVICE_URL to the server's URL and name the collection as the
 organization.
 
-Everything in this template that talks to Azure DevOps' REST API is here: the
-requests follow MicrosoftDocs/vsts-rest-api-specs (specification/<area>/7.1).
+Everything in this template that talks to Azure DevOps' REST API is here (the
+pull requests of template_update.py too): the requests follow
+MicrosoftDocs/vsts-rest-api-specs (specification/<area>/7.1).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ BUILD_ROLE = "contributor"
 # The "Build" policy type: a pipeline that must pass before a pull request merges.
 BUILD_POLICY_TYPE = "0609b952-1397-4640-95ec-e00a01b2c241"
 PIPELINE_FILE = "/azure-pipelines.yml"
+UPDATE_PIPELINE_FILE = "/pipelines/template-updates.yml"  # template_update.py's
 
 
 class AzureDevOpsError(Exception):
@@ -444,6 +446,38 @@ class FeedSetup:
             )
         return changes
 
+    def pipeline_maker(
+        self,
+        repository: dict[str, Any],
+        name: str,
+        path: str,
+        created: dict[str, Any],
+    ) -> Callable[[], None]:
+        """Creates the pipeline; the library's own goes into `created`."""
+
+        def create_pipeline() -> None:
+            body = {
+                "name": name,
+                "folder": "\\",
+                "configuration": {
+                    "type": "yaml",
+                    "path": path,
+                    "repository": {"id": repository["id"], "type": "azureReposGit"},
+                },
+            }
+            answer = self.azure.request(
+                "POST",
+                self.azure.url("dev", self.project, "pipelines"),
+                f"create the pipeline {name}",
+                body,
+                needs="creating pipelines needs Edit build pipeline in the"
+                " project (and the Build: Read & execute scope)",
+            )
+            if path == PIPELINE_FILE:
+                created.update(answer)
+
+        return create_pipeline
+
     # The library's pipeline (pipelines.json) and build validation (policy.json).
     def pipeline_changes(self, repository_name: str) -> list[Change]:
         project = self.project
@@ -462,36 +496,19 @@ class FeedSetup:
         existing = next((p for p in pipelines if p["name"] == repository_name), None)
         changes = []
         created: dict[str, Any] = dict(existing or {})
-
-        def create_pipeline() -> None:
-            body = {
-                "name": repository_name,
-                "folder": "\\",
-                "configuration": {
-                    "type": "yaml",
-                    "path": PIPELINE_FILE,
-                    "repository": {"id": repository["id"], "type": "azureReposGit"},
-                },
-            }
-            created.update(
-                self.azure.request(
-                    "POST",
-                    self.azure.url("dev", project, "pipelines"),
-                    f"create the pipeline {repository_name}",
-                    body,
-                    needs="creating pipelines needs Edit build pipeline in the"
-                    " project (and the Build: Read & execute scope)",
+        names = {p["name"] for p in pipelines}
+        for name, path in (
+            (repository_name, PIPELINE_FILE),
+            (f"{repository_name} template updates", UPDATE_PIPELINE_FILE),
+        ):
+            if name not in names:
+                changes.append(
+                    Change(
+                        f"create the pipeline {name} from {path} of the repository"
+                        f" {repository_name}",
+                        self.pipeline_maker(repository, name, path, created),
+                    )
                 )
-            )
-
-        if existing is None:
-            changes.append(
-                Change(
-                    f"create the pipeline {repository_name} from {PIPELINE_FILE} of the"
-                    f" repository {repository_name}",
-                    create_pipeline,
-                )
-            )
         policies = self.azure.request(
             "GET",
             self.azure.url("dev", project, "policy/configurations"),
@@ -576,10 +593,8 @@ def promote(
     """
     who = "the identity that runs this"
     if pipeline_project:
-        org = feed.organization
-        who = (
-            f"the pipeline's build identity, Project Collection Build Service ({org})"
-            f" or {pipeline_project} Build Service ({org}) (give both)"
+        who = "the pipeline's build identity, " + build_identities_of(
+            feed.organization, pipeline_project
         )
     url = azure.url(
         "pkgs",
@@ -596,6 +611,108 @@ def promote(
         needs=f"promoting needs the {ROLE_NAMES['contributor']} role on"
         f" {feed.name} for {who}",
     )
+
+
+# Pull requests (git.json: Pull Requests Get Pull Requests, Create, Update).
+# "Description (up to 4000 characters)", and only status, title, description,
+# completion and merge options, auto-complete and target may be updated: a
+# draft stays a draft (Pull Requests Update).
+PULL_REQUEST_DESCRIPTION_LIMIT = 4000
+PULL_REQUEST_PERMISSIONS = "Contribute, Create branch and Contribute to pull requests"
+
+
+@dataclass
+class PullRequests:
+    """The pull requests of one repository."""
+
+    azure: AzureDevOps
+    project: str
+    repository: str  # name or id
+
+    def url(self, path: str = "", **query: str) -> str:
+        return self.azure.url(
+            "dev",
+            self.project,
+            f"git/repositories/{self.repository}/pullrequests{path}",
+            **query,
+        )
+
+    def needs(self, who: str) -> str:
+        return (
+            f"{who} needs {PULL_REQUEST_PERMISSIONS} on the repository"
+            f" {self.repository} (Project settings > Repositories > {self.repository}"
+            " > Security)"
+        )
+
+    def active(self, source: str, target: str) -> dict[str, Any] | None:
+        """The active pull request from branch `source` into `target`, if any."""
+        found = self.azure.request(
+            "GET",
+            self.url(
+                **{
+                    "searchCriteria.sourceRefName": f"refs/heads/{source}",
+                    "searchCriteria.targetRefName": f"refs/heads/{target}",
+                    "searchCriteria.status": "active",
+                }
+            ),
+            f"list the pull requests of {self.repository}",
+            needs=self.needs("reading pull requests"),
+        )["value"]
+        return found[0] if found else None
+
+    def create(
+        self,
+        source: str,
+        target: str,
+        title: str,
+        description: str,
+        draft: bool,
+        who: str,
+    ) -> dict[str, Any]:
+        body = {
+            "sourceRefName": f"refs/heads/{source}",
+            "targetRefName": f"refs/heads/{target}",
+            "title": title,
+            "description": fitted(description),
+            "isDraft": draft,
+        }
+        answer: dict[str, Any] = self.azure.request(
+            "POST",
+            self.url(),
+            f"open a pull request from {source} into {target} of {self.repository}",
+            body,
+            needs=self.needs(who),
+        )
+        return answer
+
+    def update(
+        self, number: int, title: str, description: str, who: str
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = self.azure.request(
+            "PATCH",
+            self.url(f"/{number}"),
+            f"update pull request {number} of {self.repository}",
+            {"title": title, "description": fitted(description)},
+            needs=self.needs(who),
+        )
+        return answer
+
+
+def fitted(description: str) -> str:
+    """The description cut to Azure's limit, saying so."""
+    if len(description) <= PULL_REQUEST_DESCRIPTION_LIMIT:
+        return description
+    cut = "\n\n(Cut to Azure DevOps' 4000 characters: the rest is in CHANGELOG.md.)"
+    keep = PULL_REQUEST_DESCRIPTION_LIMIT - len(cut)
+    return description[:keep].rsplit("\n", 1)[0] + cut
+
+
+def build_identities_of(organization: str, project: str | None) -> str:
+    """Both names a pipeline's job token can have, for sentences that say who."""
+    collection = f"Project Collection Build Service ({organization})"
+    if not project:
+        return collection
+    return f"{collection} or {project} Build Service ({organization}) (give both)"
 
 
 def coordinates_of(project_dir: Path) -> tuple[Feed, str | None, str]:

@@ -10,7 +10,8 @@ Requests and answers follow MicrosoftDocs/vsts-rest-api-specs, version 7.1:
   api-version must carry -preview (a preview area);
 - specification/ims/7.1/identities.json: Read Identities, on the vssps host;
 - specification/core/7.1/core.json (Projects Get), git/7.1/git.json
-  (Repositories Get Repository), pipelines/7.1/pipelines.json (Create, List)
+  (Repositories Get Repository; Pull Requests Get Pull Requests, Create and
+  Update), pipelines/7.1/pipelines.json (Create, List)
   and policy/7.1/policy.json (Configurations Create, List; the Build policy
   example POST__policy_configurations3.json), on dev.azure.com.
 
@@ -31,7 +32,14 @@ As unkind as Azure DevOps:
   doesn't exist." for feeds (microsoft/azure-pipelines-artifact-caching-tasks#42);
 - a feed name that is taken: 409, in Azure's error body ($id, innerException,
   message, typeName, typeKey, errorCode, eventId: dotnet/arcade#4087);
-- a preview area asked for without -preview: 400 (VssInvalidPreviewVersionException).
+- a preview area asked for without -preview: 400 (VssInvalidPreviewVersionException);
+- pull requests: a second active one for the same branches is a 409 (TF401179),
+  one from a branch the repository does not have a 400 (TF401398), one from an
+  identity without Contribute to pull requests a 403 (TF401027), a description
+  over 4000 characters a 400, and an update of any property outside the
+  spec's list (isDraft among them) a 400 InvalidArgumentValueException (git.json,
+  Pull Requests Update); lists cut descriptions to 400 characters, as the
+  spec says. A repository's `git` folder, when set, is its branches.
 
 New feeds get Azure's default roles: the creator is Feed Owner and the build
 identity of the feed's scope Feed and Upstream Reader (Collaborator)
@@ -91,6 +99,7 @@ class Organization:
     versions: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     changes: int = 0
+    pull_request_count: int = 0
     # Whether (feed name, package, version) was uploaded, when an index server
     # stands for the feed's upload side; else only what publish() recorded.
     published: Callable[[str, str, str], bool] | None = None
@@ -114,6 +123,9 @@ class Organization:
                 "id": str(uuid.uuid4()),
                 "name": repo,
                 "project": {"id": project["id"]},
+                "pull_requests": [],
+                "pull_request_contributors": set(),  # identity descriptors
+                "git": None,  # a local bare repository: the branches
             }
             for repo in repositories
         }
@@ -435,17 +447,133 @@ def update_package_version(stand_in, org, caller, project, match, query, body):
 
 
 def get_repository(stand_in, org, caller, project, match, query, body):
-    repositories = org.projects[project]["repositories"]
-    name = match["repository"]
-    if name not in repositories:
+    repository = repository_of(org, project, match["repository"])
+    return 200, {key: repository[key] for key in ("id", "name", "project")}
+
+
+def repository_of(org, project, name_or_id) -> dict[str, Any]:
+    for repository in org.projects[project]["repositories"].values():
+        if name_or_id in (repository["name"], repository["id"]):
+            return repository
+    raise Refusal(
+        404,
+        f"TF401019: The Git repository with name or identifier {name_or_id} does not"
+        " exist or you do not have permissions for the operation you are attempting.",
+        "GitRepositoryNotFoundException",
+    )
+
+
+def may_contribute_pull_requests(org, repository, caller) -> None:
+    if caller.descriptor not in repository["pull_request_contributors"]:
+        raise Refusal(
+            403,
+            "TF401027: You need the Git 'PullRequestContribute' permission to perform"
+            f" this action. Details: identity '{caller.name}', scope 'repository'.",
+            "GitNeedsPermissionException",
+        )
+
+
+def check_description(body) -> None:
+    if len(body.get("description") or "") > 4000:
+        raise Refusal(
+            400,
+            "The description of a pull request can be up to 4000 characters.",
+            "InvalidArgumentValueException",
+        )
+
+
+def list_pull_requests(stand_in, org, caller, project, match, query, body):
+    repository = repository_of(org, project, match["repository"])
+    criteria = {
+        key.removeprefix("searchCriteria."): value
+        for key, value in query.items()
+        if key.startswith("searchCriteria.")
+    }
+    found = [
+        {**pr, "description": pr["description"][:400]}
+        for pr in repository["pull_requests"]
+        if all(str(pr.get(key)) == value for key, value in criteria.items())
+    ]
+    return 200, {"count": len(found), "value": found}
+
+
+def create_pull_request(stand_in, org, caller, project, match, query, body):
+    repository = repository_of(org, project, match["repository"])
+    may_contribute_pull_requests(org, repository, caller)
+    check_description(body)
+    source, target = body["sourceRefName"], body["targetRefName"]
+    if repository.get("git") and not all(
+        subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", ref],
+            cwd=repository["git"], capture_output=True,
+        ).returncode == 0
+        for ref in (source, target)
+    ):  # fmt: skip
+        raise Refusal(
+            400,
+            "TF401398: The pull request cannot be activated because the source and/or"
+            " the target branch no longer exists, or the requested refs are not"
+            " branches",
+            "GitPullRequestCannotBeActivated",
+        )
+    if any(
+        pr["status"] == "active"
+        and pr["sourceRefName"] == source
+        and pr["targetRefName"] == target
+        for pr in repository["pull_requests"]
+    ):
+        raise Refusal(
+            409,
+            "TF401179: An active pull request for the source and target branch"
+            " already exists.",
+            "GitPullRequestExistsException",
+        )
+    org.pull_request_count += 1
+    pull_request = {
+        "pullRequestId": org.pull_request_count,
+        "status": "active",
+        "sourceRefName": source,
+        "targetRefName": target,
+        "title": body["title"],
+        "description": body.get("description", ""),
+        "isDraft": bool(body.get("isDraft", False)),
+        "createdBy": {"displayName": caller.name},
+        "repository": {"id": repository["id"], "name": repository["name"]},
+    }
+    repository["pull_requests"].append(pull_request)
+    org.changes += 1
+    return 201, pull_request
+
+
+# Pull Requests Update: the only properties an update may carry.
+UPDATABLE = {"status", "title", "description", "completionOptions", "mergeOptions",
+             "autoCompleteSetBy", "targetRefName"}  # fmt: skip
+
+
+def update_pull_request(stand_in, org, caller, project, match, query, body):
+    repository = repository_of(org, project, match["repository"])
+    may_contribute_pull_requests(org, repository, caller)
+    found = [
+        pr
+        for pr in repository["pull_requests"]
+        if pr["pullRequestId"] == int(match["number"])
+    ]
+    if not found:
         raise Refusal(
             404,
-            f"TF401019: The Git repository with name or identifier {name}"
-            " does not exist"
-            " or you do not have permissions for the operation you are attempting.",
-            "GitRepositoryNotFoundException",
+            "TF401180: The requested pull request was not found.",
+            "GitPullRequestNotFoundException",
         )
-    return 200, repositories[name]
+    if unknown := set(body) - UPDATABLE:
+        raise Refusal(
+            400,
+            f"Invalid argument value. Parameter name: {sorted(unknown)[0]}",
+            "InvalidArgumentValueException",
+        )
+    check_description(body)
+    found[0].update(body)
+    org.changes += 1
+    return 200, found[0]
 
 
 def list_pipelines(stand_in, org, caller, project, match, query, body):
@@ -505,6 +633,13 @@ ROUTES = [
      FEED + r"/pypi/packages/(?P<package>[^/]+)/versions/(?P<version>[^/]+)",
      update_package_version),
     ("GET", "dev", r"git/repositories/(?P<repository>[^/]+)", get_repository),
+    ("GET", "dev", r"git/repositories/(?P<repository>[^/]+)/pullrequests",
+     list_pull_requests),
+    ("POST", "dev", r"git/repositories/(?P<repository>[^/]+)/pullrequests",
+     create_pull_request),
+    ("PATCH", "dev",
+     r"git/repositories/(?P<repository>[^/]+)/pullrequests/(?P<number>\d+)",
+     update_pull_request),
     ("GET", "dev", r"pipelines", list_pipelines),
     ("POST", "dev", r"pipelines", create_pipeline),
     ("GET", "dev", r"policy/configurations", list_policies),

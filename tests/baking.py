@@ -267,6 +267,9 @@ TEMPLATE_PARTS = [
     "hooks",
     "pipelines",
     "azure_devops.py",
+    "template_update.py",
+    "releases.py",
+    "CHANGELOG.md",
     "{{cookiecutter.project_slug}}",
 ]
 

@@ -11,7 +11,10 @@ the environment (TF_BUILD, BUILD_SOURCEBRANCH, ...). Tasks are replaced by
 their local equivalents, each checking the inputs it is given:
 
 - checkout: a clone of the repository with the step's fetchDepth/fetchTags
-  (Azure's defaults for new pipelines otherwise: depth 1, no tags);
+  (Azure's defaults for new pipelines otherwise: depth 1, no tags), in
+  Pipeline.Workspace/`path` when the step names one (a job with several
+  checkouts must name it for each); its remote is the repository itself, so
+  a push from the job lands there (persistCredentials: nothing to sign in to);
 - UsePythonVersion@0: the running interpreter, in a virtual environment that
   stands in for the agent's tool cache (another version is an error);
 - PipAuthenticate@1: PIP_INDEX_URL for a local password-protected index,
@@ -249,6 +252,8 @@ class LocalAgent:
     # The Azure DevOps stand-in's service URL, for scripts (AZURE_DEVOPS_SERVICE_URL).
     azure_service_url: str | None = None
     team_project: str = "myproject"  # System.TeamProject
+    organization: str = "myorg"  # in System.CollectionUri
+    repository_name: str = "my-shared-utils"  # Build.Repository.Name
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def run(self, pipeline_file: Path, build: Build) -> RunResult:
@@ -282,7 +287,8 @@ class LocalAgent:
         if "extends" in pipeline:
             pipeline = expand_pipeline(pipeline, self.templates or TemplateSource({}))
         pipeline.pop("resources", None)
-        unsupported = set(pipeline) - {"trigger", "pr", "variables", "pool", "stages"}
+        known = {"trigger", "pr", "schedules", "variables", "pool", "stages"}
+        unsupported = set(pipeline) - known
         if unsupported:
             raise PipelineError(f"Unsupported top-level keys: {sorted(unsupported)}")
         return pipeline
@@ -377,6 +383,8 @@ class LocalAgent:
             "Agent.TempDirectory": str(self.workspace / "_temp"),
             "Agent.OS": "Linux",
             "System.TeamProject": self.team_project,
+            "System.CollectionUri": f"https://dev.azure.com/{self.organization}/",
+            "Build.Repository.Name": self.repository_name,
         }
 
     def run_job(self, name, job, variables, build, result, outputs) -> str:
@@ -406,12 +414,16 @@ class JobRun:
             if Path(p) != Path(sys.executable).parent
         ]
         self.sources = Path(variables["Build.SourcesDirectory"])
+        self.library = self.sources  # where `checkout: self` put the repository
         self.temp = Path(variables["Agent.TempDirectory"])
         for folder in (self.sources, self.temp):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
 
     def run(self, steps: list[dict[str, Any]]) -> str:
+        checkouts = [step for step in steps if "checkout" in step]
+        if len(checkouts) > 1 and not all("path" in step for step in checkouts):
+            raise PipelineError(f"Job {self.name}: several checkouts need a path each")
         succeeded = True
         try:
             for step in steps:
@@ -459,6 +471,7 @@ class JobRun:
                 step.get("script") or step["bash"],
                 step.get("env") or {},
                 step.get("name"),
+                step.get("workingDirectory"),
             )
         task = step.get("task")
         if task == "Cache@2" and (path := (step.get("inputs") or {}).get("path")):
@@ -482,24 +495,34 @@ class JobRun:
 
     # -- steps --
 
+    def destination(self, step: dict[str, Any]) -> Path:
+        """Build.SourcesDirectory, or Pipeline.Workspace/path when it is given."""
+        if "path" not in step:
+            return self.sources
+        folder = self.agent.workspace / step["path"]
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
+
     def checkout(self, step: dict[str, Any]) -> str:
         if step["checkout"] != "self":
             return self.checkout_resource(step)
+        self.library = target = self.destination(step)
         depth = int(step.get("fetchDepth", "1"))  # Azure's default for new pipelines
         tags = str(step.get("fetchTags", "false")).lower() == "true"
         commit = git(
             self.agent.repository, "rev-parse", f"{self.build.source_branch}^{{commit}}"
         )
-        git(self.sources, "init", "--quiet")
+        git(target, "init", "--quiet")
         git(
-            self.sources,
+            target,
             "remote",
             "add",
             "origin",
             self.agent.repository.resolve().as_uri(),
         )
         git(
-            self.sources,
+            target,
             "fetch",
             "--force",
             "--tags" if tags else "--no-tags",
@@ -508,7 +531,7 @@ class JobRun:
             "+refs/heads/*:refs/remotes/origin/*",
             f"+{self.build.source_branch}:refs/remotes/origin/build-source",
         )
-        git(self.sources, "checkout", "--quiet", "--force", "--detach", commit)
+        git(target, "checkout", "--quiet", "--force", "--detach", commit)
         history = f"depth {depth}" if depth else "full history"
         tag_note = "with tags" if tags else "without tags"
         return (
@@ -516,7 +539,7 @@ class JobRun:
         )
 
     def checkout_resource(self, step: dict[str, Any]) -> str:
-        """A repository resource, alone in its job: at its ref, in the sources."""
+        """A repository resource at its ref."""
         resource = self.agent.resources.get(step["checkout"])
         if resource is None or resource.get("type") != "git":
             raise PipelineError(f"No git repository resource {step['checkout']!r}")
@@ -524,11 +547,12 @@ class JobRun:
         if resource["name"] not in repositories:
             raise StepFailed(f"Repository {resource['name']!r} not found")
         ref = resource.get("ref", "refs/heads/main")
+        target = self.destination(step)
         commit = git(repositories[resource["name"]], "rev-parse", f"{ref}^{{commit}}")
-        git(self.sources, "init", "--quiet")
-        git(self.sources, "fetch", "--quiet", "--no-tags", "--depth=1",
+        git(target, "init", "--quiet")
+        git(target, "fetch", "--quiet", "--no-tags", "--depth=1",
             repositories[resource["name"]].resolve().as_uri(), commit)  # fmt: skip
-        git(self.sources, "checkout", "--quiet", "--force", "--detach", "FETCH_HEAD")
+        git(target, "checkout", "--quiet", "--force", "--detach", "FETCH_HEAD")
         return f"checked out {resource['name']} {ref} at {commit}"
 
     def use_python_version(self, inputs: dict[str, str]) -> str:
@@ -566,7 +590,7 @@ class JobRun:
         return f"{cached[inputs['path']]} = {inputs['path']} kept between jobs"
 
     def expected_artifact_feed(self) -> str:
-        pyproject = tomllib.loads((self.sources / "pyproject.toml").read_text())
+        pyproject = tomllib.loads((self.library / "pyproject.toml").read_text())
         feed = pyproject["tool"]["azure-artifacts"]
         return (
             f"{feed['project']}/{feed['feed']}" if "project" in feed else feed["feed"]
@@ -676,7 +700,11 @@ class JobRun:
         return "downloaded " + ", ".join(downloaded)
 
     def script(
-        self, script: str, step_env: dict[str, str], step_name: str | None = None
+        self,
+        script: str,
+        step_env: dict[str, str],
+        step_name: str | None = None,
+        working_directory: str | None = None,
     ) -> str:
         script_file = self.temp / "script.sh"
         upload = self.agent.upload_index or self.agent.index
@@ -702,7 +730,11 @@ class JobRun:
         # Azure runs inline scripts like this: no -e, the last command's status counts.
         completed = subprocess.run(
             ["bash", "--noprofile", "--norc", str(script_file)],
-            cwd=self.sources,
+            cwd=(
+                expand(working_directory, variables)
+                if working_directory
+                else self.sources
+            ),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

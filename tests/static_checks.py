@@ -5,7 +5,9 @@
 - every Python file formatted as black would (the project's own black config),
 - flake8 clean with the project's own .flake8,
 - the package imports and ``python -m <package>`` runs,
-- a README of at most 80 lines whose links, like those of docs/, lead somewhere.
+- a README of at most 80 lines whose links, like those of docs/, lead somewhere;
+
+and, for any pipeline file, its errors against the Azure Pipelines schema.
 
 The import check runs on the sources in ``src/`` rather than an installed
 wheel (an install per bake is too slow for property tests). The package looks
@@ -18,11 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import black
 from flake8.main.application import Application as Flake8
@@ -157,3 +162,33 @@ def assert_static_checks_pass(project: BakedProject) -> None:
     check_black(project)
     check_flake8(project)
     check_imports(project)
+
+
+# The Azure Pipelines schema that check-jsonschema vendors
+# (microsoft/azure-pipelines-vscode's service-schema.json).
+CHECK_JSONSCHEMA = [
+    sys.executable,
+    "-m",
+    "check_jsonschema",
+    "--builtin-schema",
+    "vendor.azure-pipelines",
+    "--regex-variant",
+    "nonunicode",
+    "--data-transform",
+    "azure-pipelines",
+    "--output-format",
+    "json",
+]
+
+
+def azure_pipelines_schema_errors(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
+    """check-jsonschema's errors for each file (one run for all of them)."""
+    completed = subprocess.run(
+        [*CHECK_JSONSCHEMA, *map(str, files)], capture_output=True, text=True
+    )
+    report = json.loads(completed.stdout)
+    assert not report.get("parse_errors"), report["parse_errors"]
+    errors: dict[str, list[dict[str, Any]]] = {str(f): [] for f in files}
+    for error in report.get("errors", []):
+        errors[error["filename"]].append(error)
+    return errors

@@ -38,9 +38,8 @@ def test_setup_takes_an_empty_organization_to_feeds_roles_pipeline_and_policy(
     assert dry.returncode == 0, dry.stderr
     assert org.changes == 0 and org.feeds == []
     assert dry.stdout.splitlines()[-1] == "Dry run: nothing was changed"
-    assert (
-        len(dry.stdout.splitlines()) == 7
-    )  # feed, retention, 2 roles, pipeline, policy
+    # feed, retention, 2 roles, 2 pipelines, policy
+    assert len(dry.stdout.splitlines()) == 8
 
     made = run_azure_devops(tmp_path, url, "setup", project.path.name, "--pipeline")
 
@@ -60,9 +59,11 @@ def test_setup_takes_an_empty_organization_to_feeds_roles_pipeline_and_policy(
     assert [org.roles[feed["id"]][b.descriptor] for b in builders] == [
         "contributor"
     ] * 2
-    (pipeline,) = org.pipelines["myproject"]
+    pipeline, updates = org.pipelines["myproject"]
     assert pipeline["name"] == "my-shared-utils"
     assert pipeline["configuration"]["path"] == "/azure-pipelines.yml"
+    assert updates["name"] == "my-shared-utils template updates"
+    assert updates["configuration"]["path"] == "/pipelines/template-updates.yml"
     (policy,) = org.policies["myproject"]
     assert policy["settings"]["buildDefinitionId"] == pipeline["id"]
     assert policy["settings"]["scope"][0]["refName"] == "refs/heads/main"

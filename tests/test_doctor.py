@@ -254,3 +254,27 @@ def test_no_keyring_route_on_linux_for_python_3_14(project, monkeypatch):
     assert module.keyring_problem() == (
         "artifacts-keyring 1.0 has no Linux release for Python 3.14"
     )
+
+
+def test_a_renovate_json_that_names_another_feed_is_named_with_the_fix(
+    tmp_path, monkeypatch
+):
+    project = bake(tmp_path)
+    monkeypatch.chdir(project.path)
+    doctor_module = load_module(project.path / "tools" / "feed_doctor.py", "doctor")
+    settings = project.path / "renovate.json"
+    assert doctor_module.renovate_check().line == (
+        "renovate: looks packages up in the feed"
+    )
+
+    settings.write_text(settings.read_text().replace("python-internal", "python"))
+    moved = doctor_module.renovate_check()
+    settings.unlink()
+    removed = doctor_module.renovate_check()
+
+    assert not moved.ok
+    assert moved.line.endswith(
+        " set them to https://pkgs.dev.azure.com/myorg/myproject/_packaging/"
+        "python-internal/pypi/simple/, the feed of pyproject.toml"
+    )
+    assert removed.ok and "no renovate.json" in removed.line

@@ -339,7 +339,10 @@ def test_template_readme_feed_setup_commands_work_as_written(tmp_path: Path, azu
     printed += terminal.paste(
         TEMPLATE_README, "python3 azure_devops.py setup my-shared-utils"
     )
-    assert [p["name"] for p in org.pipelines["myproject"]] == ["my-shared-utils"]
+    assert [p["name"] for p in org.pipelines["myproject"]] == [
+        "my-shared-utils",
+        "my-shared-utils template updates",
+    ]
     assert len(org.policies["myproject"]) == 1
     assert not any(secret in printed for secret in SECRETS)
     terminal.assert_ran_every_block_to_run(FEED_SETUP)

@@ -33,6 +33,7 @@ from tests.baking import (
     copy_template,
 )
 from tests.azure_stand_in import run_azure_devops
+from tests.static_checks import azure_pipelines_schema_errors
 from tests.feed_stand_in import running_feed
 from tests.index_server import IndexServer
 from tests.pipeline_runner import (
@@ -45,19 +46,6 @@ from tests.pipeline_runner import (
     secret_probe,
 )
 
-CHECK_JSONSCHEMA = [
-    sys.executable,
-    "-m",
-    "check_jsonschema",
-    "--builtin-schema",
-    "vendor.azure-pipelines",
-    "--regex-variant",
-    "nonunicode",
-    "--data-transform",
-    "azure-pipelines",
-    "--output-format",
-    "json",
-]
 # The vendored schema knows the task name but has no inputs for version 2 of
 # this task, so any use of it fails validation (python-jsonschema/check-jsonschema
 # vendors microsoft/azure-pipelines-vscode's service-schema.json as is).
@@ -128,19 +116,6 @@ def template_repository(tmp_path_factory) -> Path:
     return repository
 
 
-def check_jsonschema(files: list[Path]) -> dict[str, list[dict[str, Any]]]:
-    """check-jsonschema's errors for each file (one run for all of them)."""
-    completed = subprocess.run(
-        [*CHECK_JSONSCHEMA, *map(str, files)], capture_output=True, text=True
-    )
-    report = json.loads(completed.stdout)
-    assert not report["parse_errors"], report["parse_errors"]
-    errors: dict[str, list[dict[str, Any]]] = {str(f): [] for f in files}
-    for error in report["errors"]:
-        errors[error["filename"]].append(error)
-    return errors
-
-
 def test_every_pipeline_is_valid_for_the_azure_schema_but_its_known_gap(
     pipelines, shared_pipelines, tmp_path
 ):
@@ -160,7 +135,7 @@ def test_every_pipeline_is_valid_for_the_azure_schema_but_its_known_gap(
     templates = sorted(map(str, (TEMPLATE / "pipelines").rglob("*.yml")))
     assert templates
 
-    errors = check_jsonschema(
+    errors = azure_pipelines_schema_errors(
         originals + stripped + shared + list(map(Path, templates))
     )
 
@@ -198,7 +173,7 @@ def test_the_schema_check_catches_a_misspelled_task_input(pipelines, tmp_path):
             step["inputs"]["artifactFeed"] = step["inputs"].pop("artifactFeeds")
     broken = tmp_path / "azure-pipelines.yml"
     broken.write_text(yaml.safe_dump(pipeline))
-    assert check_jsonschema([broken])[str(broken)]
+    assert azure_pipelines_schema_errors([broken])[str(broken)]
 
 
 def test_every_combination_generates_a_pipeline(pipelines, shared_pipelines):

@@ -71,6 +71,8 @@ def test_feed_urls_derive_from_the_coordinates_in_pyproject(
 
 
 def test_feed_coordinates_are_written_once_in_the_project(default_project):
+    """renovate.json, which cannot read pyproject.toml, repeats the feed's URL;
+    `nox -s doctor` checks the two agree (tests/test_doctor.py)."""
     mentions = [
         path.relative_to(default_project.path).as_posix()
         for path in default_project.files()
@@ -78,7 +80,7 @@ def test_feed_coordinates_are_written_once_in_the_project(default_project):
         and path.relative_to(default_project.path).as_posix()
         not in default_project.documentation()
     ]
-    assert mentions == ["pyproject.toml"]
+    assert mentions == ["pyproject.toml", "renovate.json"]
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import base64
 import configparser
+import json
 import os
 import platform
 import re
@@ -312,6 +313,23 @@ def publish_check(env: dict[str, str]) -> Check:
     return ok("publish: twine asks artifacts-keyring")
 
 
+def renovate_check() -> Check:
+    """renovate.json cannot read pyproject.toml, so it repeats the feed's URL."""
+    try:
+        rules = json.loads(Path("renovate.json").read_text())["packageRules"]
+        urls = {url for rule in rules for url in rule.get("registryUrls", [])}
+    except FileNotFoundError:
+        return ok("renovate: no renovate.json, no dependency updates")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        return fix(f"renovate: renovate.json unreadable ({type(error).__name__})")
+    if urls == {feed_url()}:
+        return ok("renovate: looks packages up in the feed")
+    return fix(
+        f"renovate: renovate.json's registryUrls are {sorted(urls)}:"
+        f" set them to {feed_url()}, the feed of pyproject.toml"
+    )
+
+
 def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="feed_doctor.py")
     parser.add_argument("--pipeline", action="store_true", help="a pipeline's checks")
@@ -331,6 +349,7 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
     )
     if not arguments.pipeline:
         checks.append(publish_check(env))
+    checks.append(renovate_check())
     for check in checks:
         if arguments.pipeline and not check.ok:
             print(f"##vso[task.logissue type=error]{check.line}")
