@@ -4,15 +4,18 @@ promote releases, through Azure DevOps' REST API (api-version 7.1).
     python3 azure_devops.py setup ../my-shared-utils            # a baked project's feed
     python3 azure_devops.py setup --organization myorg --project myproject \\
         --feed python-internal [--scope organization]
-    python3 azure_devops.py setup ../my-shared-utils --pipeline  # and its pipeline
+    python3 azure_devops.py setup ../my-shared-utils --pipeline  # and its pipelines
+    python3 azure_devops.py setup ... --template-repository cookiecutter-azure-pylib
     python3 azure_devops.py promote --organization myorg --project myproject \\
         --feed python-internal --package my-shared-utils --version 1.2.0
 
 `setup` creates the feed if it is missing (PyPI as an upstream source) or adds
 PyPI to an existing one, sets the retention policy, gives both build identities
-the Feed Publisher (Contributor) role, and with --pipeline creates the
-library's pipeline from its azure-pipelines.yml and the build validation policy
-on main. It changes only what differs (a second run says there is nothing to
+the Feed Publisher (Contributor) role. With --pipeline it creates the library's
+pipeline from its azure-pipelines.yml, the build validation policy on main and
+the template-updates pipeline; with --template-repository, the same for this
+template's repository (its tests and releases) and the organisation's Renovate
+pipeline. It changes only what differs (a second run says there is nothing to
 change) and --dry-run lists the changes without making them.
 
 Credentials, never from the command line and never printed: the PAT in
@@ -76,6 +79,7 @@ BUILD_ROLE = "contributor"
 BUILD_POLICY_TYPE = "0609b952-1397-4640-95ec-e00a01b2c241"
 PIPELINE_FILE = "/azure-pipelines.yml"
 UPDATE_PIPELINE_FILE = "/pipelines/template-updates.yml"  # template_update.py's
+RENOVATE_PIPELINE_FILE = "/pipelines/renovate.yml"  # in the template's repository
 
 
 class AzureDevOpsError(Exception):
@@ -241,7 +245,11 @@ class FeedSetup:
     def feeds_url(self, path: str = "") -> str:
         return self.azure.url("feeds", self.feed.project, f"packaging/feeds/{path}")
 
-    def changes(self, pipeline_repository: str | None = None) -> list[Change]:
+    def changes(
+        self,
+        pipeline_repository: str | None = None,
+        template_repository: str | None = None,
+    ) -> list[Change]:
         current = self.current_feed()
         changes = []
         if current is None:
@@ -256,7 +264,15 @@ class FeedSetup:
         changes += self.retention_changes(exists=current is not None)
         changes += self.role_changes(exists=current is not None)
         if pipeline_repository:
-            changes += self.pipeline_changes(pipeline_repository)
+            changes += self.pipeline_changes(
+                pipeline_repository,
+                f"{pipeline_repository} template updates",
+                UPDATE_PIPELINE_FILE,
+            )
+        if template_repository:
+            changes += self.pipeline_changes(
+                template_repository, "Renovate", RENOVATE_PIPELINE_FILE
+            )
         return changes
 
     # The feed and its upstream (feed.json: Feed Management).
@@ -479,7 +495,11 @@ class FeedSetup:
         return create_pipeline
 
     # The library's pipeline (pipelines.json) and build validation (policy.json).
-    def pipeline_changes(self, repository_name: str) -> list[Change]:
+    def pipeline_changes(
+        self, repository_name: str, second_name: str, second_path: str
+    ) -> list[Change]:
+        """The repository's pipeline (from azure-pipelines.yml, required by the
+        build validation policy on main) and a second one from the repository."""
         project = self.project
         repository = self.azure.request(
             "GET",
@@ -499,7 +519,7 @@ class FeedSetup:
         names = {p["name"] for p in pipelines}
         for name, path in (
             (repository_name, PIPELINE_FILE),
-            (f"{repository_name} template updates", UPDATE_PIPELINE_FILE),
+            (second_name, second_path),
         ):
             if name not in names:
                 changes.append(
@@ -771,6 +791,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         "--repository", help="the library's repository (default: its distribution name)"
     )
     setup.add_argument(
+        "--template-repository",
+        metavar="NAME",
+        help="also create the pipelines of this template's repository in --project:"
+        " its tests and releases (and their build validation policy), and Renovate",
+    )
+    setup.add_argument(
         "--dry-run", action="store_true", help="list the changes, make none"
     )
     promote_ = commands.add_parser(
@@ -808,9 +834,9 @@ def setup_from(arguments: argparse.Namespace) -> tuple[Feed, str | None, str | N
             "Name the feed: a project made from this template, or --organization"
             " and --feed"
         )
-    if arguments.pipeline and not project:
+    if (arguments.pipeline or arguments.template_repository) and not project:
         raise AzureDevOpsError(
-            "The library's pipeline needs its Azure DevOps project, which an"
+            "Pipelines need their Azure DevOps project, which an"
             " organization-scoped feed does not name: pass --project NAME"
         )
     return feed, project, (arguments.repository or name) if arguments.pipeline else None
@@ -833,7 +859,9 @@ def main(argv: list[str] | None = None, env: dict[str, str] = os.environ) -> int
             return 0
         feed, project, repository = setup_from(arguments)
         azure = AzureDevOps(feed.organization, credential(env), service_url(env))
-        changes = FeedSetup(azure, feed, project).changes(repository)
+        changes = FeedSetup(azure, feed, project).changes(
+            repository, arguments.template_repository
+        )
         if not changes:
             print(
                 f"Nothing to change: {feed} is set up as libraries of this"

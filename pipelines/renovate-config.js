@@ -8,6 +8,7 @@ module.exports = {
   autodiscover: true,
   requireConfig: "required",
   onboarding: false,
+  gitAuthor: "Renovate Bot <bot@renovateapp.com>",
   // The libraries' renovate.json look Python packages up in the feed, which
   // takes the same token. Any user name goes with it.
   hostRules: [

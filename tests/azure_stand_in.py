@@ -698,10 +698,13 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def empty_organization(stand_in: StandIn) -> Organization:
-    """`myorg` with the project `myproject`, its repository `my-shared-utils`,
+    """`myorg` with the project `myproject`, its repositories `my-shared-utils`
+    and `cookiecutter-azure-pylib` (the template's),
     a platform engineer (ADMIN_PAT) and a developer (READER_PAT); no feed."""
     org = stand_in.add_organization("myorg")
-    org.add_project("myproject", repositories=["my-shared-utils"])
+    org.add_project(
+        "myproject", repositories=["my-shared-utils", "cookiecutter-azure-pylib"]
+    )
     org.add_user(ADMIN_PAT, "Platform Engineer")
     org.add_user(READER_PAT, "Developer", creates_feeds=False)
     return org

@@ -330,7 +330,15 @@ def test_template_readme_feed_setup_commands_work_as_written(tmp_path: Path, azu
     (feed,) = org.feeds
     assert feed["upstreamSources"][0]["name"] == "PyPI"
     assert org.retention[feed["id"]]["countLimit"] == 20
-    assert printed.count("Would ") == printed.count("Did ") == 4
+    # The feed, retention, two roles; the template's two pipelines and policy.
+    assert printed.count("Would ") == printed.count("Did ") == 7
+    assert [p["name"] for p in org.pipelines["myproject"]] == [
+        "cookiecutter-azure-pylib",
+        "Renovate",
+    ]
+    assert org.pipelines["myproject"][1]["configuration"]["path"] == (
+        "/pipelines/renovate.yml"
+    )
 
     org.publish("myproject", "python-internal", "my-shared-utils", "0.1.0")
     terminal.paste(TEMPLATE_README, "python3 azure_devops.py promote")
@@ -339,11 +347,11 @@ def test_template_readme_feed_setup_commands_work_as_written(tmp_path: Path, azu
     printed += terminal.paste(
         TEMPLATE_README, "python3 azure_devops.py setup my-shared-utils"
     )
-    assert [p["name"] for p in org.pipelines["myproject"]] == [
+    assert [p["name"] for p in org.pipelines["myproject"]][2:] == [
         "my-shared-utils",
         "my-shared-utils template updates",
     ]
-    assert len(org.policies["myproject"]) == 1
+    assert len(org.policies["myproject"]) == 2
     assert not any(secret in printed for secret in SECRETS)
     terminal.assert_ran_every_block_to_run(FEED_SETUP)
 
