@@ -723,10 +723,18 @@ def run_azure_devops(
     environment.update(AZURE_DEVOPS_SERVICE_URL=url, **env)
     if token:
         environment["AZURE_DEVOPS_EXT_PAT"] = token
-    script = Path(__file__).resolve().parent.parent / "azure_devops.py"
+    return run_script("azure_devops.py", *arguments, cwd=cwd, env=environment)
+
+
+def run_script(
+    name: str, *arguments: str, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`python3 NAME ...` of the template repository; its output must hold no
+    secret and no traceback."""
+    script = Path(__file__).resolve().parent.parent / name
     result = subprocess.run(
         [sys.executable, str(script), *arguments],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=60,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     for secret in SECRETS:
         assert secret not in result.stdout + result.stderr
