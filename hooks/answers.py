@@ -6,6 +6,12 @@ project folder exists: on any bad answer it raises ``RefusedAnswers``, whose
 message lists them all (field, value, rule and an example that works).
 bake.py and the tests call the same rules.
 
+A context can replace ``__answers_checked`` (it is a variable like any other),
+so the checks run again where no context reaches: when cookiecutter renders the
+project folder's name, the last step before it writes. There the private
+variables are checked too, and so is the folder the bake goes into
+(hooks/generated.py).
+
 Each rule is a small function that returns what is wrong with one value, or
 None. The rules use the standard library only: the version rule is the
 regular expression of PEP 440's appendix.
@@ -22,6 +28,8 @@ from pathlib import Path
 
 from cookiecutter.exceptions import FailedHookException
 from jinja2.ext import Extension
+
+from hooks.generated import clashes, generated_files
 
 HOOKS = Path(__file__).resolve().parent
 # What the generated project's own nox sessions install (nox -s reserved-names).
@@ -437,9 +445,78 @@ def checked_answers(answers: dict) -> str:
     return ""
 
 
+# The template's own values of its private variables' shapes: a release
+# number, and the Pythons the pipelines test, oldest first.
+TEMPLATE_VERSION = re.compile(r"\d+\.\d+\.\d+")
+PYTHON_VERSION = re.compile(r"3\.\d{1,2}")
+# The name of the project folder in the template, which cookiecutter renders
+# after the last answer and before it creates or writes anything.
+PROJECT_FOLDER = "{{cookiecutter.project_slug}}"
+
+
+def private_problems(answers: dict) -> list[str]:
+    """The private variables, whatever source set them, still have the shapes
+    the generated files rely on."""
+    found = []
+    version = answers.get("_template_version")
+    if not (isinstance(version, str) and TEMPLATE_VERSION.fullmatch(version)):
+        found.append(
+            f"_template_version {shown(version)} must be a release number X.Y.Z"
+            " (it is the template's own: leave it out of answers and configs)."
+        )
+    pythons = answers.get("_pythons")
+    if not (
+        isinstance(pythons, list)
+        and pythons
+        and all(isinstance(p, str) and PYTHON_VERSION.fullmatch(p) for p in pythons)
+        and answers.get("minimum_python") in pythons
+    ):
+        found.append(
+            f"_pythons {shown(str(pythons))} must list the tested Pythons, the"
+            " minimum among them (it is the template's own: leave it out of"
+            " answers and configs)."
+        )
+    return found
+
+
+def checked_project_folder(answers: dict) -> str:
+    """Jinja filter for the project folder's name: every answer checked again,
+    the private ones too (no context entry can switch this off), and the
+    folder the bake goes into, before a single file is written."""
+    template = HOOKS.parent
+    context = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
+    found = problems(answers, choices_of(context)) + private_problems(answers)
+    if found:
+        raise RefusedAnswers(report(found))
+    if answers.get("_output_dir"):
+        project = Path(answers["_output_dir"]) / answers["project_slug"]
+        refused = clashes(project, generated_files(template, answers))
+        if refused:
+            raise RefusedAnswers(
+                "\n".join(
+                    [f"cookiecutter-azure-pylib cannot generate into {project}:"]
+                    + [f"  - {problem}" for problem in refused]
+                    + [
+                        "Nothing was changed: move these out of the way, or bake"
+                        " into a new folder."
+                    ]
+                )
+            )
+    return answers["project_slug"]
+
+
 class AnswerChecks(Extension):
-    """The `checked_answers` filter cookiecutter.json renders last."""
+    """The `checked_answers` filter cookiecutter.json renders last, and the
+    check of the project folder's name, which the template renders."""
 
     def __init__(self, environment) -> None:
         super().__init__(environment)
         environment.filters["checked_answers"] = checked_answers
+        environment.filters["checked_project_folder"] = checked_project_folder
+
+    def preprocess(self, source: str, name: str | None, filename=None) -> str:
+        # The folder's name is the one template text cookiecutter renders
+        # whatever the answers and their source: check everything there.
+        if source == PROJECT_FOLDER:
+            return "{{ cookiecutter | checked_project_folder }}"
+        return source

@@ -4,6 +4,10 @@ hatch-vcs computes the version from git, so the project must be a repository
 before its first build. A missing git is reported, not fatal. The pipeline pins
 a release tag of the template; a checkout without that tag is reported.
 
+The first commit holds the generated files only: with -f into a folder that
+was there, the user's own files stay out of it. git works on the new
+project whatever GIT_DIR, GIT_WORK_TREE or GIT_INDEX_FILE the environment sets.
+
 Under cruft the hook leaves git alone. `cruft update` and `cruft diff` run it
 in scratch renders (in the temporary folder) whose difference is applied to the
 real project: a repository there would end up in that diff. And `cruft create`
@@ -14,6 +18,7 @@ make: the hook prints the one command.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +34,11 @@ FIRST_COMMIT = (
 
 
 def post_generate(
-    path: Path, author_name: str, author_email: str, cruft_template_commit: str
+    path: Path,
+    author_name: str,
+    author_email: str,
+    cruft_template_commit: str,
+    files: list[str] | None = None,
 ) -> str:
     """Do what the render needs; return the message for the user, empty for none."""
     if cruft_template_commit:
@@ -39,7 +48,7 @@ def post_generate(
             f"Once cruft has written .cruft.json, make the project's first commit"
             f" in {path}: {FIRST_COMMIT}"
         )
-    return init_repository(path, author_name, author_email)
+    return init_repository(path, author_name, author_email, files)
 
 
 def missing_release_tag(
@@ -51,7 +60,8 @@ def missing_release_tag(
     if not is_git_repository(template):
         return ""  # no history to look the tag up in
     found = ["git", "rev-parse", "--quiet", "--verify", f"refs/tags/{tag}"]
-    if subprocess.run(found, cwd=template, capture_output=True).returncode == 0:
+    done = subprocess.run(found, cwd=template, capture_output=True, env=own_git())
+    if done.returncode == 0:
         return ""
     pins = (
         "The shared pipeline pins"
@@ -69,12 +79,28 @@ def is_git_repository(path: Path) -> bool:
     return (path / ".git").exists()
 
 
+def own_git() -> dict[str, str]:
+    """The environment without the variables that point git at another
+    repository (`git rev-parse --local-env-vars`: GIT_DIR, GIT_INDEX_FILE, ...)."""
+    listed = subprocess.run(
+        ["git", "rev-parse", "--local-env-vars"], capture_output=True, text=True
+    )
+    local = set(listed.stdout.split()) | {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"}
+    return {key: value for key, value in os.environ.items() if key not in local}
+
+
 def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+        env=own_git(),
+    )  # fmt: skip
 
 
-def init_repository(path: Path, author_name: str, author_email: str) -> str:
-    """Create the repository with one commit; return what happened, for the user."""
+def init_repository(
+    path: Path, author_name: str, author_email: str, files: list[str] | None = None
+) -> str:
+    """Create the repository with one commit of `files` (all when None); return
+    what happened, for the user."""
     if shutil.which("git") is None:
         return (
             f"git was not found: once it is installed, run `{FIRST_COMMIT}` in "
@@ -87,7 +113,10 @@ def init_repository(path: Path, author_name: str, author_email: str) -> str:
     commit = ["commit", "--quiet", "--no-verify", "-m", INITIAL_COMMIT_MESSAGE]
     try:
         git("init", "--quiet", "--initial-branch=main", cwd=path)
-        git("add", "--all", cwd=path)
+        if files is None:
+            git("add", "--all", cwd=path)
+        else:
+            git("add", "--", *files, cwd=path)
         git(*([] if has_git_identity(path) else identity), *commit, cwd=path)
     except subprocess.CalledProcessError as error:  # e.g. signing that needs a key
         said = error.stderr.strip().splitlines()[-1:] or [f"exit {error.returncode}"]
@@ -100,14 +129,37 @@ def init_repository(path: Path, author_name: str, author_email: str) -> str:
 
 def has_git_identity(path: Path) -> bool:
     probe = subprocess.run(
-        ["git", "var", "GIT_COMMITTER_IDENT"], cwd=path, capture_output=True
+        ["git", "var", "GIT_COMMITTER_IDENT"],
+        cwd=path,
+        capture_output=True,
+        env=own_git(),
     )
     return probe.returncode == 0
 
 
+def generated(template: Path, answers: dict) -> list[str] | None:
+    """The files the bake wrote (hooks/generated.py), None when the template's
+    checkout is not known (cruft)."""
+    if not (template / "hooks" / "generated.py").is_file():
+        return None
+    sys.path.insert(0, str(template))
+    from hooks.generated import generated_files
+
+    return generated_files(template, answers)
+
+
+def forget_rendered_copy(script: Path) -> None:
+    """cookiecutter runs a rendered copy of this hook, every answer in it, from
+    the temporary folder, and leaves it there."""
+    if script.parent.resolve() == Path(tempfile.gettempdir()).resolve():
+        script.unlink(missing_ok=True)
+
+
 if __name__ == "__main__":
+    forget_rendered_copy(Path(__file__))
     # The answers as JSON inside a raw string: any answer reads back exactly.
     ANSWERS = json.loads(r"""{{ cookiecutter | jsonify }}""")
+    TEMPLATE = Path(ANSWERS.get("_repo_dir") or "no template checkout")
     messages = [
         post_generate(
             Path.cwd(),
@@ -115,11 +167,12 @@ if __name__ == "__main__":
             author_email=ANSWERS["author_email"],
             # cruft adds the template commit as `_commit`; cookiecutter does not.
             cruft_template_commit=ANSWERS.get("_commit", ""),
+            files=generated(TEMPLATE, ANSWERS),
         ),
         missing_release_tag(
             # The template's checkout; cruft, which renders a clone at the
             # commit it records, does not say where.
-            Path(ANSWERS.get("_repo_dir") or "no template checkout"),
+            TEMPLATE,
             ANSWERS["_template_version"],
             ANSWERS["pipeline"],
             ANSWERS["pipeline_templates_repository"],

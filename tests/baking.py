@@ -468,12 +468,15 @@ def run_bake_script(
     )  # fmt: skip
 
 
-def run_cookiecutter(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+def run_cookiecutter(
+    folder: Path, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`cookiecutter --no-input TEMPLATE ...` run in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE),
          "--config-file", str(cookiecutter_config(folder)), *arguments],
-        capture_output=True, text=True, cwd=folder, timeout=120,
+        capture_output=True, text=True, cwd=folder, timeout=120, env=env,
     )  # fmt: skip
 
 
