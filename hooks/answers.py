@@ -122,6 +122,8 @@ def free_text(field: str, value: str) -> str | None:
         return "must not start or end with spaces"
     if '"' in value or "\\" in value:
         return 'must not contain " or \\ (they would need escaping in generated files)'
+    if ">>>" in value:
+        return "must not contain >>> (in the package's docstring it starts a doctest)"
     if len(value) > limit:
         return f"must be at most {limit} characters long, not {len(value)}"
     return None

@@ -309,6 +309,8 @@ BAD_ANSWERS = [
     ("project_name", " Padded", "spaces"),
     ("project_name", 'The "Best" Lib', 'must not contain "'),
     ("project_name", "C:\\tools", 'must not contain "'),
+    ("project_name", ">>> 1/0", "must not contain >>>"),
+    ("description", "Run it like this >>> import x", "must not contain >>>"),
     ("project_name", "Two\nlines", "printable"),
     ("project_name", "Tab\there", "printable"),
     ("project_name", "Bell\x07", "printable"),

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from cookiecutter.main import cookiecutter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -247,3 +248,37 @@ def test_a_bake_leaves_no_rendered_hook_in_the_temporary_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     left = [p for p in temporary.rglob("*") if p.is_file()]
     assert not [p for p in left if "Answers Stay Home" in p.read_text(errors="replace")]
+
+
+# --- free text that must not turn into code or markup ------------------------
+
+YAML_INDICATORS = "@!%`&*|>?-#"
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    project=st.builds(
+        lambda first, rest: first + rest,
+        st.sampled_from([*YAML_INDICATORS, "- ", "? "]),
+        st.text("abcdeXYZ 0129-", min_size=1, max_size=12),
+    ).filter(lambda name: rules.project_name(name) is None),
+    slug=st.sampled_from(["yes", "no", "null", "on", "off", "true", "012", "1e3"]),
+    pipeline=st.sampled_from(["self-contained", "shared"]),
+)
+def test_every_templated_yaml_scalar_stays_the_string_it_was(project, slug, pipeline):
+    with tempfile.TemporaryDirectory() as scratch:
+        baked = Path(
+            cookiecutter(
+                str(TEMPLATE), no_input=True, output_dir=scratch,
+                config_file=str(cookiecutter_config(Path(scratch))),
+                extra_context={"azure_project": project, "project_slug": slug,
+                               "package_name": "lib", "pipeline": pipeline},
+            )
+        )  # fmt: skip
+        for name in ("azure-pipelines.yml", "pipelines/template-updates.yml"):
+            pipeline_file = yaml.safe_load((baked / name).read_text())
+            (resource,) = pipeline_file["resources"]["repositories"]
+            assert resource["name"] == f"{project}/cookiecutter-azure-pylib"
+        if pipeline == "shared":
+            shared = yaml.safe_load((baked / "azure-pipelines.yml").read_text())
+            assert shared["extends"]["parameters"]["image"] == slug
