@@ -507,6 +507,12 @@ def checked_project_folder(answers: dict) -> str:
     return answers["project_slug"]
 
 
+def generated_file_list(answers: dict) -> str:
+    """Jinja filter for the post-generation hook: the files the bake writes, as
+    JSON (worked out here, where Jinja is loaded already)."""
+    return json.dumps(generated_files(HOOKS.parent, answers))
+
+
 class AnswerChecks(Extension):
     """The `checked_answers` filter cookiecutter.json renders last, and the
     check of the project folder's name, which the template renders."""
@@ -515,6 +521,7 @@ class AnswerChecks(Extension):
         super().__init__(environment)
         environment.filters["checked_answers"] = checked_answers
         environment.filters["checked_project_folder"] = checked_project_folder
+        environment.filters["generated_file_list"] = generated_file_list
 
     def preprocess(self, source: str, name: str | None, filename=None) -> str:
         # The folder's name is the one template text cookiecutter renders

@@ -28,7 +28,11 @@ def generated_files(template: Path, answers: dict[str, Any]) -> list[str]:
         if path.is_dir() or "__pycache__" in path.parts:
             continue
         parts = [
-            names.from_string(part).render(cookiecutter=answers)
+            (
+                names.from_string(part).render(cookiecutter=answers)
+                if "{" in part
+                else part
+            )
             for part in path.relative_to(root).parts
         ]
         if all(parts):

@@ -17,6 +17,7 @@ make: the hook prints the one command.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -79,6 +80,7 @@ def is_git_repository(path: Path) -> bool:
     return (path / ".git").exists()
 
 
+@functools.cache
 def own_git() -> dict[str, str]:
     """The environment without the variables that point git at another
     repository (`git rev-parse --local-env-vars`: GIT_DIR, GIT_INDEX_FILE, ...)."""
@@ -137,17 +139,6 @@ def has_git_identity(path: Path) -> bool:
     return probe.returncode == 0
 
 
-def generated(template: Path, answers: dict) -> list[str] | None:
-    """The files the bake wrote (hooks/generated.py), None when the template's
-    checkout is not known (cruft)."""
-    if not (template / "hooks" / "generated.py").is_file():
-        return None
-    sys.path.insert(0, str(template))
-    from hooks.generated import generated_files
-
-    return generated_files(template, answers)
-
-
 def forget_rendered_copy(script: Path) -> None:
     """cookiecutter runs a rendered copy of this hook, every answer in it, from
     the temporary folder, and leaves it there."""
@@ -167,7 +158,8 @@ if __name__ == "__main__":
             author_email=ANSWERS["author_email"],
             # cruft adds the template commit as `_commit`; cookiecutter does not.
             cruft_template_commit=ANSWERS.get("_commit", ""),
-            files=generated(TEMPLATE, ANSWERS),
+            # What the template wrote (hooks/generated.py), not what was there.
+            files=json.loads(r"""{{ cookiecutter | generated_file_list }}"""),
         ),
         missing_release_tag(
             # The template's checkout; cruft, which renders a clone at the
