@@ -319,3 +319,30 @@ def silent_server() -> Iterator[str]:
     """A port that takes connections (the kernel's backlog) and never answers."""
     with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+
+
+@contextmanager
+def failing_server(status: int, body: bytes = b"upstream failed") -> Iterator[str]:
+    """A server that answers every request with `status`; its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/upload/"
+    finally:
+        server.shutdown()
+        server.server_close()

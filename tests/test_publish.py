@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.parser
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,7 +26,13 @@ import nox.registry
 import pytest
 
 from tests.baking import EVERYTHING_ON, BakedProject, bake, load_module, make_wheel
-from tests.feed_stand_in import Feed, running_feed, silent_server, trickling_server
+from tests.feed_stand_in import (
+    failing_server,
+    Feed,
+    running_feed,
+    silent_server,
+    trickling_server,
+)
 from tests.index_server import IndexServer, isolated_environment, running_index_server
 
 
@@ -608,3 +615,64 @@ def test_internal_dependencies_resolve_through_the_configured_index(
     assert f"Creating virtual environment ({backend})" in output
     assert "test_internal.py ." in output
     assert "* build: success" in output
+
+
+@pytest.mark.slow
+def test_a_dist_folder_that_is_a_link_uploads_only_the_files_just_built(
+    tmp_path, project, index, feed, home
+):
+    release(project, "8.0.0")
+    stale = tmp_path / "old-dist"
+    stale.mkdir()
+    (stale / "my_shared_utils-0.0.1-py3-none-any.whl").write_bytes(b"stale")
+    shutil.rmtree(project.path / "dist", ignore_errors=True)  # earlier tests'
+    (project.path / "dist").symlink_to(stale, target_is_directory=True)
+    with open(project.path / ".git" / "info" / "exclude", "a") as excluded:
+        excluded.write("dist\n")  # a link git would otherwise call untracked
+    env = publishing_environment(
+        index, home, TWINE_REPOSITORY_URL=feed.server.upload_url
+    )
+
+    result = publish(project, env)
+
+    assert result.returncode == 0, result.output
+    assert "my_shared_utils-0.0.1-py3-none-any.whl" not in index.files()
+    assert set(wheel_and_sdist("8.0.0")) <= set(index.files())
+    assert not (project.path / "dist").is_symlink()
+    assert [p.name for p in stale.iterdir()] == [
+        "my_shared_utils-0.0.1-py3-none-any.whl"
+    ]
+
+
+@pytest.mark.slow
+def test_a_token_in_twine_username_is_never_shown(project, index, home):
+    """Azure takes any user name with a PAT, so some put the PAT there too;
+    twine shows the user name when an upload fails."""
+    release(project, "8.1.0")
+    token = "user-named-token-Qx7Rv2Lp"
+    with failing_server(502) as url:
+        env = publishing_environment(
+            index, home, TWINE_REPOSITORY_URL=url, TWINE_USERNAME=token
+        )
+
+        result = publish(project, env, "--timeout", "60", secrets=[token])
+
+    assert result.returncode != 0
+    assert "502" in result.output
+
+
+@pytest.mark.slow
+def test_a_raw_slash_in_the_urls_password_is_never_shown(project, index, home):
+    release(project, "8.2.0")
+    with running_index_server(project.path.parent / "stopped-again") as stopped:
+        pass
+    secret = "pa/ss-Zr8Kt3Wq"
+    host = stopped.root.removeprefix("http://")
+    env = publishing_environment(
+        index, home, TWINE_REPOSITORY_URL=f"http://build:{secret}@{host}/simple/"
+    )
+
+    result = publish(project, env, secrets=[secret, "ss-Zr8Kt3Wq"])
+
+    assert result.returncode != 0
+    assert f"{stopped.root}/simple/" in result.output

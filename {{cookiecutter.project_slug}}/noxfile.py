@@ -13,7 +13,7 @@ import subprocess
 import sys
 from glob import glob
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote
 
 import nox
 from packaging.specifiers import SpecifierSet
@@ -128,6 +128,8 @@ def format(session: nox.Session) -> None:
 def build(session: nox.Session) -> None:
     """Build the wheel and sdist into dist/ and check their metadata."""
     install(session, "--group", "build")
+    if Path("dist").is_symlink():  # rmtree keeps a link's files: upload no stale one
+        Path("dist").unlink()
     shutil.rmtree("dist", ignore_errors=True)
     session.run("python", "-m", "build", "--installer=uv")
     session.run("twine", "check", "--strict", *glob("dist/*"))
@@ -193,7 +195,9 @@ def publish(session: nox.Session) -> None:
             )
     twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
     twine += ["--verbose", "--disable-progress-bar", *glob("dist/*")]
-    shown = re.sub(r"//[^/]*@", "//", url)  # no user-info
+    scheme, _, rest = url.partition("://")
+    user_info, _, host = rest.rpartition("@")  # "/" may be raw in a password
+    shown = f"{scheme}://{host}"
     try:
         run = subprocess.run(
             twine, env=env, timeout=options.timeout, capture_output=True, text=True
@@ -201,9 +205,13 @@ def publish(session: nox.Session) -> None:
     except subprocess.TimeoutExpired:
         session.error(f"{shown} did not answer within {options.timeout:g} s")
     output = run.stdout + run.stderr
-    for secret in filter(None, [password, urlsplit(url).password]):
-        output = output.replace(secret, "***")
     statuses = re.findall(r"Response from .*?:\s+(\d\d\d) ", output, re.S)
+    # Every form a credential takes: the token, a user name that is one, the URL's.
+    url_user, _, url_password = user_info.partition(":")
+    users = {env.get("TWINE_USERNAME", ""), url_user} - {"build"}
+    for secret in filter(None, {password, url_password, *users}):
+        for form in {secret, unquote(secret)}:
+            output = output.replace(form, "***")
     refused = [s for s in statuses if s[0] == "3" or s in ("203", "401", "403")]
     advice = "set TWINE_PASSWORD to a PAT (Packaging > Read & write) or sign in again"
     if metadata := re.search(r"Metadata version '([^']*)' is unsupported", output):
@@ -222,8 +230,12 @@ def publish(session: nox.Session) -> None:
         session.error(f"{shown} refused the credentials ({answer}): {advice}")
     if reason := re.findall(r"ConnectionError: .*?(\[Errno [^'\"]*)", output):
         session.error(f"Cannot reach {shown}: {reason[-1]}")
+    broken = r"(SSLError|ConnectionResetError|RemoteDisconnected|Connection aborted)"
+    if reason := re.findall(broken + r"[^'\"\n]*", output):
+        session.error(f"Cannot reach {shown}: the connection broke ({reason[-1]})")
     if run.returncode or not statuses:
-        session.error(f"twine upload to {shown} failed:\n{output}")
+        last = "\n".join(output.splitlines()[-20:])[-4000:]  # whatever the index sent
+        session.error(f"twine upload to {shown} failed:\n{last}")
     session.log(f"Published {version} to {shown}")
 
 
