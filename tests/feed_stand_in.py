@@ -222,6 +222,19 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` on a free loopback port, stopped on exit; its root URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def public_index(pages: dict[str, list[str]]) -> Iterator[str]:
     """A simple index whose project pages link the given file names; its URL."""
 
@@ -245,14 +258,8 @@ def public_index(pages: dict[str, list[str]]) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/simple/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as root:
+        yield f"{root}/simple/"
 
 
 @contextmanager
@@ -338,11 +345,5 @@ def failing_server(status: int, body: bytes = b"upstream failed") -> Iterator[st
 
         do_GET = do_POST = answer
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/upload/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as root:
+        yield f"{root}/upload/"
