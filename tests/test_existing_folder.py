@@ -78,6 +78,7 @@ def independent(plants: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return kept
 
 
+@pytest.mark.slow  # 40 bakes; the structure tests keep the single cases below
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(plants=st.lists(PLANTS, min_size=1, max_size=5).map(independent))
@@ -255,6 +256,7 @@ def test_a_bake_leaves_no_rendered_hook_in_the_temporary_folder(tmp_path):
 YAML_INDICATORS = "@!%`&*|>?-#"
 
 
+@pytest.mark.slow  # 12 bakes
 @settings(max_examples=12, deadline=None)
 @given(
     project=st.builds(
