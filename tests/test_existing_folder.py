@@ -167,6 +167,7 @@ def test_no_answer_switches_the_checks_off_or_bends_a_private_variable(
     assert not output_dir.exists() or not any(output_dir.iterdir())
 
 
+@pytest.mark.slow  # the cookiecutter command line and git
 def test_a_config_file_cannot_switch_the_checks_off_either(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(
@@ -191,6 +192,7 @@ def git(cwd: Path, env: dict[str, str], *arguments: str) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.slow  # the cookiecutter command line and git
 def test_the_first_commit_of_f_into_a_folder_holds_only_generated_files(tmp_path):
     project = tmp_path / SLUG
     project.mkdir()
@@ -210,6 +212,7 @@ def test_the_first_commit_of_f_into_a_folder_holds_only_generated_files(tmp_path
     assert git(project, env, "status", "--porcelain") == "?? secrets.json"
 
 
+@pytest.mark.slow  # the cookiecutter command line and git
 def test_the_hook_commits_into_the_new_project_whatever_git_variables_say(tmp_path):
     env = isolated_git_env(tmp_path / "home")
     other = tmp_path / "other"
@@ -238,6 +241,7 @@ def test_the_hook_commits_into_the_new_project_whatever_git_variables_say(tmp_pa
     )
 
 
+@pytest.mark.slow  # the cookiecutter command line and git
 def test_a_bake_leaves_no_rendered_hook_in_the_temporary_folder(tmp_path):
     temporary = tmp_path / "tmp"
     temporary.mkdir()
