@@ -6,12 +6,14 @@ import base64
 import fcntl
 import hashlib
 import importlib.util
+import io
 import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -523,3 +525,16 @@ def make_wheel(folder: Path, name: str, version: str) -> Path:
         for path, text in files.items():
             archive.writestr(path, text)
     return wheel
+
+
+def make_sdist(folder: Path, name: str, version: str) -> Path:
+    """A minimal sdist: under `name-version/`, the PKG-INFO that twine reads."""
+    base = f"{name.replace('-', '_')}-{version}"
+    info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    sdist = folder / f"{base}.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        for path, text in [("PKG-INFO", info), ("pyproject.toml", "[project]\n")]:
+            member = tarfile.TarInfo(f"{base}/{path}")
+            member.size = len(text.encode())
+            archive.addfile(member, io.BytesIO(text.encode()))
+    return sdist

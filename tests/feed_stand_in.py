@@ -30,6 +30,13 @@ that answers the way pkgs.dev.azure.com does where pypiserver answers otherwise:
   '<id>' lacks permission to complete this action. You need to have
   'ReadPackages'." (as Azure Artifacts users quote it).
 
+- Uploads that fail, one answer per upload of a file, from `Feed.upsets`
+  (file-name suffix -> queue): a status answered without storing (429 comes
+  with `Retry-After`, as Azure DevOps throttles: Microsoft's "Rate and usage
+  limits" page), "stored, then 502" (the file is kept, the client sees a
+  gateway error), "reset" (the connection closes without an answer) and
+  "200 page" (a proxy's HTML page with 200, nothing stored).
+
 `public_index` stands for PyPI: a simple index of the given pages, no password.
 `trickling_server` answers one byte every few seconds, so no per-read timeout
 ever fires; `silent_server` accepts connections and never answers.
@@ -42,6 +49,7 @@ import http.client
 import json
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,6 +79,14 @@ class Feed:
     signin: Literal["redirect", "203"] | None
     reserved: set[str] = field(default_factory=set)
     forbidden: bool = False  # the credential is good, its user has no role
+    upsets: dict[str, list[int | str]] = field(default_factory=dict)
+
+    def upset(self, filename: str) -> int | str | None:
+        """The next failure planned for uploads of `filename`, if any."""
+        for suffix, queue in self.upsets.items():
+            if filename.endswith(suffix) and queue:
+                return queue.pop(0)
+        return None
 
     def delete(self, filename: str) -> None:
         """Delete a file as the feed's UI does: gone from /simple/, still reserved."""
@@ -86,6 +102,12 @@ class Feed:
             return False
         decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
         return decoded.partition(":")[2] == self.index.password
+
+
+def uploaded_file(body: bytes) -> str:
+    """The file name of the distribution a multipart upload carries."""
+    found = re.search(rb'name="content"; filename="([^"]+)"', body)
+    return found[1].decode() if found else ""
 
 
 def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
@@ -120,9 +142,8 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
 
         def conflict(self, body: bytes) -> bool:
             """Answer 409 as Azure does if the upload in `body` is a held file."""
-            fields = dict(re.findall(rb'name="(\w+)"(?:; filename="([^"]+)")?', body))
             form = dict(re.findall(rb'name="(name|version)"\r\n\r\n([^\r]*)', body))
-            filename = fields.get(b"content", b"").decode()
+            filename = uploaded_file(body)
             if not filename or not feed.holds(filename):
                 return False
             package = f"{form[b'name'].decode()} {form[b'version'].decode()}"
@@ -197,6 +218,15 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
                 self.unsupported_metadata(body) or self.conflict(body)
             ):
                 return
+            upset = feed.upset(uploaded_file(body)) if self.command == "POST" else None
+            if upset == "reset":
+                self.close_connection = True
+                return self.connection.shutdown(socket.SHUT_RDWR)
+            if upset == "200 page":
+                return self.answer(200, body=b"<html>Please sign in</html>")
+            if isinstance(upset, int):
+                retry = [("Retry-After", "1")] if upset == 429 else []
+                return self.answer(upset, body=b"busy", headers=retry)
             # Header names are case-insensitive: drop the client's own credentials.
             headers = {
                 k: v
@@ -214,6 +244,8 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
             passed = [
                 (k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP
             ]
+            if upset == "stored, then 502":
+                return self.answer(502, body=b"Bad Gateway")
             self.answer(response.status, response.reason, content, passed)
 
         do_GET = do_HEAD = do_POST = forward
@@ -222,9 +254,14 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """`handler` on a free loopback port, stopped on exit; its root URL."""
+def serving(
+    handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
+) -> Iterator[str]:
+    """`handler` on a free loopback port, stopped on exit; its root URL
+    (http:// also when `tls` wraps it: the caller names the scheme)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

@@ -116,5 +116,8 @@ def test_a_tag_whose_feed_redirects_to_sign_in_is_red_with_the_credentials_messa
     assert not result.succeeded
     step = published_step(result)
     assert step.outcome == "failed"
-    assert f"{feed.server.upload_url} refused the credentials (HTTP 302)" in step.output
+    assert (
+        f"{feed.server.upload_url} refused the credentials (the sign-in page)"
+        in step.output
+    )
     assert not any("2.0.0" in name for name in feed.index.files())

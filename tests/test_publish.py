@@ -354,10 +354,15 @@ def test_metadata_newer_than_azure_accepts_is_refused_with_the_setting_to_keep(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("signin", "status"), [("redirect", 302), ("203", 203)])
+@pytest.mark.parametrize(
+    ("signin", "status", "seen"),
+    [("redirect", 302, "the sign-in page"), ("203", 203, "HTTP 203, the sign-in page")],
+)
 def test_a_refused_token_ends_in_the_credentials_message_however_azure_says_it(
-    project, index, home, signin, status
+    project, index, home, signin, status, seen
 ):
+    """twine stops at a redirect; a 203 sign-in page is a success to twine, and
+    only reading the feed back shows that nothing was stored."""
     release(project, f"2.0.{status}")
     with running_feed(index, signin=signin) as feed:
         env = publishing_environment(
@@ -370,10 +375,7 @@ def test_a_refused_token_ends_in_the_credentials_message_however_azure_says_it(
         result = publish(project, env, secrets=[index.password])
 
     assert result.returncode != 0
-    assert (
-        f"{feed.server.upload_url} refused the credentials (HTTP {status})"
-        in result.output
-    )
+    assert f"refused the credentials ({seen})" in result.output
     assert "Published" not in result.output
     assert "RedirectDetected" not in result.output
     assert not any(f"2.0.{status}" in name for name in index.files())

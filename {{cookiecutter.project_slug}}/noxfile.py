@@ -13,7 +13,7 @@ import subprocess
 import sys
 from glob import glob
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import nox
 from packaging.specifiers import SpecifierSet
@@ -180,7 +180,7 @@ def publish(session: nox.Session) -> None:
         session.skip(f"{version} is a release: main publishes development versions")
     url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
     env = {**os.environ, "TWINE_REPOSITORY_URL": url}  # twine's settings, not argv
-    if password := os.environ.get("TWINE_PASSWORD"):  # a PAT goes with any user
+    if os.environ.get("TWINE_PASSWORD"):  # a PAT goes with any user
         env.setdefault("TWINE_USERNAME", "build")
     else:  # twine asks artifacts-keyring for your Azure DevOps sign-in, no prompt
         env.setdefault("ARTIFACTS_KEYRING_NONINTERACTIVE_MODE", "true")
@@ -193,50 +193,18 @@ def publish(session: nox.Session) -> None:
                 f"artifacts-keyring has no release for {python}: set "
                 "TWINE_PASSWORD to a PAT (Packaging > Read & write)"
             )
-    twine = [f"{session.bin}/twine", "--no-color", "upload", "--non-interactive"]
-    twine += ["--verbose", "--disable-progress-bar", *glob("dist/*")]
-    scheme, _, rest = url.partition("://")
-    user_info, _, host = rest.rpartition("@")  # "/" may be raw in a password
-    shown = f"{scheme}://{host}"
-    try:
-        run = subprocess.run(
-            twine, env=env, timeout=options.timeout, capture_output=True, text=True
-        )
-    except subprocess.TimeoutExpired:
-        session.error(f"{shown} did not answer within {options.timeout:g} s")
-    output = run.stdout + run.stderr
-    statuses = re.findall(r"Response from .*?:\s+(\d\d\d) ", output, re.S)
-    # Every form a credential takes: the token, a user name that is one, the URL's.
-    url_user, _, url_password = user_info.partition(":")
-    users = {env.get("TWINE_USERNAME", ""), url_user} - {"build"}
-    for secret in filter(None, {password, url_password, *users}):
-        for form in {secret, unquote(secret)}:
-            output = output.replace(form, "***")
-    refused = [s for s in statuses if s[0] == "3" or s in ("203", "401", "403")]
-    advice = "set TWINE_PASSWORD to a PAT (Packaging > Read & write) or sign in again"
-    if metadata := re.search(r"Metadata version '([^']*)' is unsupported", output):
-        session.error(
-            f"{shown} refuses Metadata-Version {metadata[1]}: keep "
-            'core-metadata-version = "2.1" in pyproject.toml (wheel, sdist)'
-        )
-    # Azure answers 409; pypiserver and others 400 "File already exists".
-    if "409" in statuses or re.search(r"already exists", output, re.I):
-        there = f"{version} is already on {shown} or was deleted from it"
-        if options.dev_only:
-            session.skip(f"{there}: nothing new to publish")
-        session.error(f"{there}; versions are immutable: raise the version")
-    if refused or "NonInteractive" in output:  # no credential found at all
-        answer = f"HTTP {refused[0]}" if refused else "none found"
-        session.error(f"{shown} refused the credentials ({answer}): {advice}")
-    if reason := re.findall(r"ConnectionError: .*?(\[Errno [^'\"]*)", output):
-        session.error(f"Cannot reach {shown}: {reason[-1]}")
-    broken = r"(SSLError|ConnectionResetError|RemoteDisconnected|Connection aborted)"
-    if reason := re.findall(broken + r"[^'\"\n]*", output):
-        session.error(f"Cannot reach {shown}: the connection broke ({reason[-1]})")
-    if run.returncode or not statuses:
-        last = "\n".join(output.splitlines()[-20:])[-4000:]  # whatever the index sent
-        session.error(f"twine upload to {shown} failed:\n{last}")
-    session.log(f"Published {version} to {shown}")
+    # One file at a time, retried while the feed is busy, then read back.
+    upload = [f"{session.bin}/python", "tools/upload.py", *glob("dist/*")]
+    upload.append(f"--timeout={options.timeout}")
+    run = subprocess.run(upload, env=env, stdout=subprocess.PIPE, text=True)
+    said = run.stdout.strip()
+    if run.returncode == 2 and options.dev_only:
+        session.skip(f"{said}: nothing new to publish")
+    if run.returncode == 2:
+        session.error(f"{said}; versions are immutable: raise the version")
+    if run.returncode:
+        session.error(said or f"tools/upload.py failed (exit {run.returncode})")
+    session.log(said)
 
 
 if __name__ == "__main__":

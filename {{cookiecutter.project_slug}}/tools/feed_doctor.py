@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import base64
 import configparser
+import html
 import json
 import os
 import platform
@@ -200,7 +201,7 @@ def ask(url: str, authorization: str | None) -> Answer | str:
     opener = urllib.request.build_opener(NoRedirects)
     try:
         with opener.open(request, timeout=DEADLINE) as got:
-            return Answer(got.status, got.read(200_000).decode(errors="replace"))
+            return Answer(got.status, got.read(5_000_000).decode(errors="replace"))
     except urllib.error.HTTPError as error:
         body = error.read(20_000).decode(errors="replace")
         return Answer(error.code, body, error.headers.get("Location", ""))
@@ -297,9 +298,18 @@ def only_public(feed_page: str, pypi: str, name: str) -> bool:
     return files(feed_page) <= files(answer.body)
 
 
+def links(page: str) -> dict[str, str]:
+    """{file name: its hash fragment or ""} for each link of a simple index page."""
+    found = {}
+    for link in LINK.findall(page):
+        address, _, fragment = html.unescape(link).partition("#")
+        found[address.rsplit("/", 1)[-1]] = fragment
+    return found
+
+
 def files(page: str) -> set[str]:
     """The file names a simple index page links to."""
-    return {link.split("#")[0].rsplit("/", 1)[-1] for link in LINK.findall(page)}
+    return set(links(page))
 
 
 def publish_check(env: dict[str, str]) -> Check:
