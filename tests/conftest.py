@@ -16,6 +16,7 @@ from tests.azure_stand_in import (
     running_stand_in,
 )
 from tests.baking import BakedProject, bake, bake_once
+from tests.feed_stand_in import Feed, running_feed
 from tests.index_server import IndexServer, running_index_server
 
 
@@ -23,6 +24,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slow: runs real tools (nox, pip, twine) inside a baked project"
     )
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> Iterator[IndexServer]:
+    """A password-protected pypiserver shared by a module's tests."""
+    with running_index_server(tmp_path_factory.mktemp("index")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def feed(index) -> Iterator[Feed]:
+    """The Azure Artifacts stand-in in front of `index`."""
+    with running_feed(index) as feed:
+        yield feed
 
 
 @pytest.fixture

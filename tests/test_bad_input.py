@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -256,3 +259,50 @@ def test_bake_script_says_so_when_the_input_ends_before_the_questions(tmp_path):
     assert "input ended before every question was answered" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def recorded_answers(tmp_path_factory) -> dict:
+    """The replay file cookiecutter writes for a bake from the defaults."""
+    folder = tmp_path_factory.mktemp("recorded")
+    run_cookiecutter(folder)
+    (recorded,) = (folder / "replay").glob("*.json")
+    return json.loads(recorded.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "extensions", [[], ["cookiecutter.extensions.SlugifyExtension"], None]
+)
+def test_a_replay_file_without_the_answer_checks_generates_nothing_anywhere(
+    tmp_path, recorded_answers, extensions
+):
+    """cookiecutter loads hooks/answers.py only if `_extensions` names it; a
+    replay file may say otherwise (None: the key removed)."""
+    replayed = json.loads(json.dumps(recorded_answers))
+    replayed["cookiecutter"].update(project_slug="../escaped", package_name="x")
+    if extensions is None:
+        del replayed["cookiecutter"]["_extensions"]
+    else:
+        replayed["cookiecutter"]["_extensions"] = extensions
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(replayed))
+    (tmp_path / "out").mkdir()
+    before = snapshot(tmp_path)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--config-file",
+         str(cookiecutter_config(tmp_path)), "--replay-file", str(edited),
+         "-o", "out/in"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "nothing checked them" in output or REPORT_HEADER in output, output
+    assert not (tmp_path / "out" / "escaped").exists()
+    # What this covers is the output folder; cookiecutter writes its replay
+    # file before any check or hook can run.
+    added = set(snapshot(tmp_path)) - set(before) - {"cookiecutter-config.yaml"}
+    added -= {"replay", "replay/edited.json"}
+    assert added <= {"out/in"}  # the output folder, made before the hook runs

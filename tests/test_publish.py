@@ -18,7 +18,6 @@ import tarfile
 import time
 import venv
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -28,7 +27,6 @@ import pytest
 from tests.baking import EVERYTHING_ON, BakedProject, bake, load_module, make_wheel
 from tests.feed_stand_in import (
     failing_server,
-    Feed,
     running_feed,
     silent_server,
     trickling_server,
@@ -214,18 +212,6 @@ def test_uploads_carry_the_metadata_version_azure_accepts_whatever_hatchling_bui
 
 
 # --- End to end, with real nox, twine, pip, pypiserver and the feed stand-in ----
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory) -> Iterator[IndexServer]:
-    with running_index_server(tmp_path_factory.mktemp("index")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def feed(index) -> Iterator[Feed]:
-    with running_feed(index) as feed:
-        yield feed
 
 
 @pytest.fixture(scope="module")

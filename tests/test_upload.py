@@ -23,23 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.baking import BakedProject, bake, load_module, make_sdist, make_wheel
-from tests.feed_stand_in import Feed, failing_server, running_feed, serving
-from tests.index_server import IndexServer, isolated_environment, running_index_server
+from tests.feed_stand_in import failing_server, serving
+from tests.index_server import isolated_environment
 
 NAME = "my-shared-utils"
 versions = (f"9.{n}.0" for n in itertools.count())  # one per upload, module-wide
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory) -> Iterator[IndexServer]:
-    with running_index_server(tmp_path_factory.mktemp("index")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def feed(index) -> Iterator[Feed]:
-    with running_feed(index) as feed:
-        yield feed
 
 
 @pytest.fixture(autouse=True)
