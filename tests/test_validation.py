@@ -141,7 +141,6 @@ def test_the_answers_are_checked_after_every_question_and_before_the_folder():
     assert entries[-1] == "__answers_checked"
     assert CONTEXT["__answers_checked"] == "{{ cookiecutter | checked_answers }}"
     assert "hooks.answers.AnswerChecks" in CONTEXT["_extensions"]
-    assert not (TEMPLATE / "hooks" / "pre_gen_project.py").exists()
 
 
 def test_the_check_raises_the_report_that_cookiecutter_prints_without_traceback():
