@@ -19,10 +19,9 @@ from typing import Any
 
 from cookiecutter.exceptions import FailedHookException, OutputDirExistsException
 from cookiecutter.main import cookiecutter
-from cookiecutter.prompt import YesNoPrompt
-from rich.prompt import InvalidResponse
 
 from hooks import answers as rules
+from hooks.user_config import chosen_config, is_yes_or_no
 
 TEMPLATE = Path(__file__).resolve().parent
 CONTEXT_FILE = TEMPLATE / "cookiecutter.json"
@@ -71,16 +70,6 @@ def command_line_problems(answers: dict[str, Any]) -> list[str]:
     return found
 
 
-def is_yes_or_no(value: Any) -> bool:
-    if isinstance(value, bool):
-        return True
-    try:
-        YesNoPrompt().process_response(str(value))
-    except InvalidResponse:
-        return False
-    return True
-
-
 def bake(
     answers: dict[str, Any],
     output_dir: Path = Path("."),
@@ -90,6 +79,9 @@ def bake(
     config_file: str | None = None,
 ) -> Path:
     """Bake the template and return the project folder, or raise Refused."""
+    config = chosen_config(config_file)
+    if found := rules.config_problems(rules.template_context(), config):
+        raise Refused(rules.report(found))
     if found := command_line_problems(answers):
         raise Refused(rules.report(found))
     # cookiecutter creates missing parent folders and leaves them on failure.

@@ -10,7 +10,8 @@ A context can replace ``__answers_checked`` (it is a variable like any other),
 so the checks run again where no context reaches: when cookiecutter renders the
 project folder's name, the last step before it writes. There the private
 variables are checked too, and so is the folder the bake goes into
-(hooks/generated.py).
+(hooks/generated.py). Both places first read the config file's answers again,
+as written, for what YAML changed in them (hooks/user_config.py).
 
 Each rule is a small function that returns what is wrong with one value, or
 None. The rules use the standard library only: the version rule is the
@@ -30,6 +31,8 @@ from cookiecutter.exceptions import FailedHookException
 from jinja2.ext import Extension
 
 from hooks.generated import clashes, generated_files
+from hooks.markdown import markdown_code, markdown_text
+from hooks import user_config
 
 HOOKS = Path(__file__).resolve().parent
 # What the generated project's own nox sessions install (nox -s reserved-names).
@@ -439,9 +442,23 @@ class RefusedAnswers(FailedHookException):
     """
 
 
+def template_context() -> dict:
+    return json.loads((HOOKS.parent / "cookiecutter.json").read_text(encoding="utf-8"))
+
+
+def config_problems(context: dict, path: Path | None) -> list[str]:
+    """What YAML changed, or made cookiecutter ignore, in a config file's answers."""
+    first_choices = {
+        field: options[0] for field, options in choices_of(context).items()
+    }
+    return user_config.file_problems(path, context, {**GOOD, **first_choices})
+
+
 def checked_answers(answers: dict) -> str:
     """Jinja filter: raise RefusedAnswers on bad answers, else render nothing."""
     # cookiecutter has refused choices out of their options by now.
+    if found := config_problems(template_context(), user_config.config_of_this_run()):
+        raise RefusedAnswers(report(found))
     if found := problems(answers, choices={}):
         raise RefusedAnswers(report(found))
     return ""
@@ -486,8 +503,10 @@ def checked_project_folder(answers: dict) -> str:
     the private ones too (no context entry can switch this off), and the
     folder the bake goes into, before a single file is written."""
     template = HOOKS.parent
-    context = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
-    found = problems(answers, choices_of(context)) + private_problems(answers)
+    context = template_context()
+    found = config_problems(context, user_config.config_of_this_run()) or (
+        problems(answers, choices_of(context)) + private_problems(answers)
+    )
     if found:
         raise RefusedAnswers(report(found))
     if answers.get("_output_dir"):
@@ -514,14 +533,17 @@ def generated_file_list(answers: dict) -> str:
 
 
 class AnswerChecks(Extension):
-    """The `checked_answers` filter cookiecutter.json renders last, and the
-    check of the project folder's name, which the template renders."""
+    """The `checked_answers` filter cookiecutter.json renders last, the check
+    of the project folder's name, which the template renders, and the filters
+    that write answers into Markdown as text."""
 
     def __init__(self, environment) -> None:
         super().__init__(environment)
         environment.filters["checked_answers"] = checked_answers
         environment.filters["checked_project_folder"] = checked_project_folder
         environment.filters["generated_file_list"] = generated_file_list
+        environment.filters["markdown"] = markdown_text
+        environment.filters["markdown_code"] = markdown_code
 
     def preprocess(self, source: str, name: str | None, filename=None) -> str:
         # The folder's name is the one template text cookiecutter renders

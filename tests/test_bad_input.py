@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -306,3 +307,80 @@ def test_a_replay_file_without_the_answer_checks_generates_nothing_anywhere(
     added = set(snapshot(tmp_path)) - set(before) - {"cookiecutter-config.yaml"}
     added -= {"replay", "replay/edited.json"}
     assert added <= {"out/in"}  # the output folder, made before the hook runs
+
+
+def user_config(folder: Path, answers: str) -> Path:
+    """A cookiecutter config whose default_context is the YAML lines given."""
+    config = cookiecutter_config(folder)
+    config.write_text(config.read_text() + "default_context:\n" + answers)
+    return config
+
+
+# YAML reads 1.10 as the number 1.1 and 3.12 as a number that is not one of
+# the choices, which makes cookiecutter ignore it and every answer after it.
+UNQUOTED = "  version: 1.10\n  minimum_python: 3.12\n  feed_name: team-feed\n"
+
+
+@pytest.mark.parametrize("route", ["--config-file", "COOKIECUTTER_CONFIG", "bake.py"])
+def test_a_config_answer_yaml_would_change_is_refused_naming_the_file(tmp_path, route):
+    config = user_config(tmp_path, UNQUOTED)
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE)]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    if route == "bake.py":
+        command = [sys.executable, str(TEMPLATE / "bake.py"), "--no-input"]
+    if route == "COOKIECUTTER_CONFIG":
+        env["COOKIECUTTER_CONFIG"] = str(config)
+    else:
+        command += ["--config-file", config.name]
+    result = subprocess.run(
+        [*command, "-o", "out"], capture_output=True, text=True, cwd=tmp_path,
+        env=env, timeout=120,
+    )  # fmt: skip
+
+    output = result.stdout + result.stderr
+    assert result.returncode == (2 if route == "bake.py" else 1), output
+    assert REPORT_HEADER in output
+    assert (
+        f"version '1.10' in {config if route == 'COOKIECUTTER_CONFIG' else config.name}"
+        " is read by YAML as the number 1.1, not as the text written: quote it"
+        ' (for example version: "1.10").'
+    ) in output
+    assert "minimum_python '3.12' in " in output
+    assert "Traceback" not in output
+    assert sorted(path.name for path in tmp_path.iterdir()) == [config.name]
+
+
+def test_quoted_config_answers_arrive_exactly_as_written(tmp_path):
+    quoted = UNQUOTED.replace(": ", ': "').replace("\n", '"\n')
+    config = user_config(
+        tmp_path, quoted + "  versioning: static\n  include_dockerfile: 'no'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE),
+         "--config-file", str(config), "-o", "out"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    pyproject = (tmp_path / "out" / "my-shared-utils" / "pyproject.toml").read_text()
+    assert 'version = "1.10"' in pyproject
+    assert 'requires-python = ">=3.12"' in pyproject
+    assert 'feed = "team-feed"' in pyproject
+    assert not (tmp_path / "out" / "my-shared-utils" / "Dockerfile").exists()
+
+
+def test_a_config_that_drops_the_answer_checks_generates_nothing(tmp_path):
+    """Without hooks.answers in `_extensions` Jinja has no `checked_answers`
+    filter: the pre-generation hook says what is wrong instead of Jinja's
+    traceback."""
+    config = user_config(tmp_path, "  _extensions: []\n  project_slug: ../escaped\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE),
+         "--config-file", str(config), "-o", "out"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "_extensions: these answers (an edited replay file or config)" in output
+    assert "No filter named" not in output
+    assert not (tmp_path / "escaped").exists()
+    assert left_behind(tmp_path / "out") == []

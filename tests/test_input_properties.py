@@ -15,6 +15,7 @@ import json
 import string
 import sys
 import tempfile
+import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -22,16 +23,21 @@ import pytest
 from click.testing import CliRunner
 from cookiecutter.cli import main as cookiecutter_cli
 from cookiecutter.exceptions import UndefinedVariableInTemplate
+from cookiecutter.generate import generate_context
 from cookiecutter.main import cookiecutter
-from hypothesis import HealthCheck, Phase, assume, event, given, settings
+from hypothesis import HealthCheck, Phase, assume, event, example, given, settings
 from hypothesis import strategies as st
+import yaml
 from jinja2 import TemplateError
+from markdown_it import MarkdownIt
 
 from hooks import answers as rules
+from hooks.markdown import markdown_code, markdown_text
 from tests.baking import (
     REPORT_HEADER,
     TEMPLATE,
     BakedProject,
+    bake,
     cookiecutter_config,
     load_module,
 )
@@ -271,3 +277,163 @@ def test_accepted_hostile_answers_bake_a_project_whose_first_lint_and_build_pass
         outcome = bake_by("cookiecutter API", answers, Path(scratch, "out"), config)
         assume(isinstance(outcome, Path))
         BakedProject(outcome, answers).nox("-s", "lint", "build")
+
+
+# Plain YAML scalars that YAML 1.1 reads as numbers, dates, yes/no or null,
+# and text that stays text; cookiecutter reads config files with that typing.
+YAML_LOOKALIKES = [
+    "1.10", "3.10", "3.12", "1:30", "0x1F", "012", "1_000", "1e3", "1.0e+3", ".inf",
+    "-.5", "yes", "No", "on", "OFF", "y", "n", "~", "null", "", "2024-01-02",
+    "2024-01-02 03:04:05", "1.2.0", "0.1.0.dev1", "3.11", "3.14", "true", "1", "0",
+    "[redis, postgres]", "{a: b}", "My Lib", "git-tags",
+]  # fmt: skip
+YAML_SCALARS = st.one_of(
+    st.sampled_from(YAML_LOOKALIKES),
+    st.from_regex(r"[0-9][0-9.:_eE+-]{0,7}", fullmatch=True),
+    st.text(alphabet="0123456789.:-_exoyTNnul~", max_size=8),
+)
+CONFIG_FIELDS = ["version", "description", "project_name", "minimum_python",
+                 "include_dockerfile", "license"]  # fmt: skip
+
+
+def cookiecutter_reading(config_text: str) -> tuple[dict, list[str]]:
+    """The context cookiecutter itself makes of a config's default_context, and
+    the warnings it prints (an answer it ignored, with the ones after it)."""
+    default_context = yaml.safe_load(config_text)["default_context"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        context = generate_context(
+            context_file=str(TEMPLATE / "cookiecutter.json"),
+            default_context=default_context,
+        )["cookiecutter"]
+    return context, [str(warning.message) for warning in caught]
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=st.sampled_from(CONFIG_FIELDS), written=YAML_SCALARS)
+def test_a_config_answer_reaches_the_template_as_written_or_is_refused(field, written):
+    """Whatever YAML makes of `field: written`, the template either gets the
+    text written (a yes/no as cookiecutter reads it) with the answers after it
+    kept, or refuses with a sentence naming the field and the value."""
+    text = f"default_context:\n  {field}: {written}\n  feed_name: later-answer\n"
+    try:
+        as_text = yaml.load(text, Loader=yaml.BaseLoader)["default_context"]
+        yaml.safe_load(text)
+    except yaml.YAMLError:
+        assume(False)
+    assume(set(as_text) == {field, "feed_name"})
+    event(type(yaml.safe_load(text)["default_context"][field]).__name__)
+
+    found = rules.user_config.config_problems(text, CONTEXT, rules.GOOD, "config.yaml")
+    context, warnings = cookiecutter_reading(text)
+    value = context[field]
+    arrived = value[0] if isinstance(value, list) else value
+    if isinstance(CONTEXT[field], bool):
+        intact = isinstance(arrived, bool)
+    else:
+        intact = isinstance(as_text[field], str) and str(arrived) == as_text[field]
+    intact = intact and not warnings and context["feed_name"] == "later-answer"
+    if intact:
+        assert found == [], (text, found)
+    else:
+        assert len(found) == 1, (text, found)
+        assert found[0].startswith(f"{field} "), found
+        assert " in config.yaml " in found[0] and "(for example" in found[0], found
+
+
+MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+# Pieces of Markdown markup, and words, that hypothesis strings together.
+MARKUP = ["~~", "~", "*", "**", "_", "__", "`", "``", "[", "](", ")", "![", "<",
+          ">", "<b>", "</b>", "<http://x>", "&amp;", "&#65;", "&#x41;", "#", " ",
+          "1.", "2)", "-", "+", "=", "---", "!", "|", ":", "a", "Z", "0", "é",
+          "x_y", "数"]  # fmt: skip
+MARKDOWN_TEXT = st.one_of(
+    st.lists(st.sampled_from(MARKUP), min_size=1, max_size=10).map("".join),
+    st.text(
+        alphabet=st.one_of(
+            st.sampled_from(string.punctuation + " 0123456789aZ_"),
+            st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]),
+        ),
+        min_size=1,
+        max_size=24,
+    ),
+).filter(lambda text: text == text.strip() and "\\" not in text and text.isprintable())
+
+
+def inline_of(page: str, block: str = "paragraph") -> list:
+    """The inline tokens of a Markdown page that is one block of that type."""
+    tokens = MARKDOWN.parse(page)
+    assert [tokens[0].type, tokens[1].type, len(tokens)] == [
+        f"{block}_open",
+        "inline",
+        3,
+    ]
+    return tokens[1].children
+
+
+def literal(tokens: list) -> str | None:
+    """The text of inline tokens that hold no markup, else None."""
+    if any(token.type not in {"text", "text_special"} for token in tokens):
+        return None
+    return "".join(token.content for token in tokens)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=MARKDOWN_TEXT)
+@example(text="- a list item")
+@example(text="+ b")
+@example(text="1. first")
+@example(text="2) second")
+@example(text="10.5 percent")
+@example(text="0")
+@example(text="> quote")
+@example(text="~~gone~~")
+@example(text="R&amp;D")
+@example(text="C# lib #")
+@example(text="`code`")
+@example(text="<b>bold</b>")
+@example(text="[link](http://x)")
+@example(text="__init__")
+@example(text="***")
+def test_free_text_in_markdown_reads_as_the_text_itself(text):
+    """Where the README and docs/pipeline.md write an answer (a heading, a
+    sentence, emphasis, a command in a code span), it renders as that text."""
+    escaped = markdown_text(text)
+    assert literal(inline_of(f"# {escaped}", "heading")) == text
+    assert literal(inline_of(markdown_text(f"{text}."))) == f"{text}."
+    emphasis = inline_of(f"*{escaped} Build Service (org)*.")
+    assert [emphasis[0].type, emphasis[-2].type] == ["em_open", "em_close"]
+    assert literal(emphasis[1:-2]) == f"{text} Build Service (org)"
+    (code,) = inline_of(markdown_code(f"--project '{text}'"))
+    assert (code.type, code.content) == ("code_inline", f"--project '{text}'")
+
+
+def test_markup_in_answers_reads_as_text_in_the_baked_readme_and_docs(tmp_path):
+    answers = {
+        "project_name": "My *C#* lib #",
+        "description": "1. Works with <b>x</b> & ~~y~~ [z](http://x)",
+        "azure_project": "My `Proj` (x)_y",
+        "feed_scope": "organization",
+    }
+    project = bake(tmp_path, **answers)
+    readme = MARKDOWN.parse((project.path / "README.md").read_text())
+    assert readme[0].type == "heading_open"
+    assert literal(readme[1].children) == answers["project_name"]
+    paragraphs = [token.children for token in readme if token.type == "inline"]
+    assert f"{answers['description']}." in [literal(tokens) for tokens in paragraphs]
+
+    pipeline_doc = MARKDOWN.parse((project.path / "docs" / "pipeline.md").read_text())
+    pieces = [
+        token
+        for block in pipeline_doc
+        if block.type == "inline"
+        for token in block.children
+    ]
+    codes = [token.content for token in pieces if token.type == "code_inline"]
+    assert any(
+        code.endswith(" --pipeline --project 'My `Proj` (x)_y'") for code in codes
+    )
+    texts = "".join(
+        token.content for token in pieces if token.type in {"text", "text_special"}
+    )
+    assert "My `Proj` (x)_y Build Service (myorg)" in texts

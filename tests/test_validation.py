@@ -139,7 +139,10 @@ def test_the_answers_are_checked_after_every_question_and_before_the_folder():
     # cookiecutter renders `__` entries in order, after the answers before them.
     entries = [field for field in CONTEXT if field != "__prompts__"]
     assert entries[-1] == "__answers_checked"
-    assert CONTEXT["__answers_checked"] == "{{ cookiecutter | checked_answers }}"
+    # Rendered without the filter too (then the pre-generation hook refuses).
+    assert CONTEXT["__answers_checked"] == (
+        "{{ cookiecutter | checked_answers if 'checked_answers' is filter }}"
+    )
     assert "hooks.answers.AnswerChecks" in CONTEXT["_extensions"]
 
 
