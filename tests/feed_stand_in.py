@@ -80,6 +80,8 @@ class Feed:
     reserved: set[str] = field(default_factory=set)
     forbidden: bool = False  # the credential is good, its user has no role
     upsets: dict[str, list[int | str]] = field(default_factory=dict)
+    retry_after: str = "1"  # what a planned 429 asks clients to wait
+    posts: list[str] = field(default_factory=list)  # the file of each upload
 
     def upset(self, filename: str) -> int | str | None:
         """The next failure planned for uploads of `filename`, if any."""
@@ -218,6 +220,8 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
                 self.unsupported_metadata(body) or self.conflict(body)
             ):
                 return
+            if self.command == "POST":
+                feed.posts.append(uploaded_file(body))
             upset = feed.upset(uploaded_file(body)) if self.command == "POST" else None
             if upset == "reset":
                 self.close_connection = True
@@ -225,7 +229,7 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
             if upset == "200 page":
                 return self.answer(200, body=b"<html>Please sign in</html>")
             if isinstance(upset, int):
-                retry = [("Retry-After", "1")] if upset == 429 else []
+                retry = [("Retry-After", feed.retry_after)] if upset == 429 else []
                 return self.answer(upset, body=b"busy", headers=retry)
             # Header names are case-insensitive: drop the client's own credentials.
             headers = {

@@ -2,22 +2,31 @@
 
     python tools/upload.py [--timeout SECONDS] dist/*    # nox -s publish runs it
 
-twine uploads one file at a time. Throttling (429), server errors (5xx) and
-broken connections are tried again, waiting longer each time, within the
+Each file is one upload by twine's own Repository and PackageFile (what
+`twine upload` runs, without its five immediate repeats of a 5xx), in a child
+process the deadline can stop, which reads at most 64 KB of any answer.
+Throttling (429), server errors (5xx) and broken connections are tried again,
+waiting longer each time and at least the feed's Retry-After, within the
 deadline. "Published" needs the feed's own index to list each file with the
 sha256 built here: an answer that stored nothing (a sign-in page) is not a
 release. Any other outcome is one sentence: what is on the feed, what to do.
 
 Prints only that sentence (progress goes to stderr), and no credential in any
 form. Exit status: 0 published, 2 the feed held every file already, 1 anything
-else. Runs in the environment that has twine (and keyring, which twine needs).
+else. Runs in the environment that has twine (and keyring, which twine needs);
+`upload.py --send FILE` is the child, which reads the URL and the credential
+from stdin.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import email.utils
+import functools
 import hashlib
 import importlib
+import json
 import os
 import re
 import subprocess
@@ -32,6 +41,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.utils import parse_wheel_filename
 
 PAUSES = (1, 2, 4, 8, 15, 30)  # seconds before each new try of a busy feed
+BODY_LIMIT = 64 * 1024  # what is read of an answer, whatever the index sends
 LISTING_PAUSES = (1, 2, 4)  # a file just stored may take a moment to be listed
 BUSY = re.compile(r"429|5\d\d|broken")
 HOST = re.compile(r"(\[[\da-fA-F:]+\]|localhost|[\w-]+(\.[\w-]+)+)(:\d+)?(/|$)")
@@ -49,8 +59,9 @@ ADVICE = "set TWINE_PASSWORD to a PAT (Packaging > Read & write) or sign in agai
 @dataclass
 class Attempt:
     outcome: str  # "sent", "exists", an HTTP status, "broken", "timeout", ...
-    said: str  # twine's output, every credential masked
+    said: str  # what the feed or the connection said, every credential masked
     tries: int = 1
+    wait: float = 0  # what the feed's Retry-After asks for, in seconds
 
 
 def split_url(url: str) -> tuple[str, str, str]:
@@ -86,38 +97,92 @@ def masked(text: str, secrets: set[str]) -> str:
     return text
 
 
-def outcome(returncode: int, said: str) -> str:
-    """What twine met, read before masking (a password may be "409")."""
-    if returncode == 0:
+def send(file: str, url: str, user: str, password: str) -> dict[str, object]:
+    """One upload of `file`, as twine upload makes it: the feed's answer
+    (status, the headers that matter, the start of the body) or the error."""
+    from twine.package import PackageFile
+    from twine.repository import Repository
+    from urllib3.exceptions import HTTPError
+
+    try:
+        package = PackageFile.from_filename(file, comment=None)
+    except Exception as error:  # twine's word on a file it cannot upload
+        return {"error": f"{type(error).__name__}: {error}"}
+    repository = Repository(url, user, password, disable_progress_bar=True)
+    # Streamed, so that a huge answer is never read whole.
+    post = repository.session.post
+    repository.session.post = functools.partial(post, stream=True)
+    try:
+        response = repository.upload(package, max_redirects=1)
+        body = response.raw.read(BODY_LIMIT, decode_content=True)
+    except (OSError, HTTPError) as error:  # requests' errors are OSErrors
+        return {"error": f"{type(error).__name__}: {error}"}
+    finally:
+        repository.close()
+    return {
+        "status": response.status_code,
+        "reason": response.reason or "",
+        "location": response.headers.get("Location", ""),
+        "retry_after": response.headers.get("Retry-After", ""),
+        "body": body.decode("utf-8", "replace"),
+    }
+
+
+def outcome(answer: dict[str, object]) -> str:
+    """What the feed or the connection said, in one word (read before masking:
+    a password may be "409")."""
+    if "status" not in answer:
+        error = str(answer["error"])
+        for name, pattern in [
+            ("unreachable", r"\[Errno -?\d+\]|NameResolutionError|Failed to resolve"),
+            ("tls", r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError"),
+            ("broken", r"SSLError|Reset|RemoteDisconnected|aborted|ProtocolError"),
+        ]:
+            if re.search(pattern, error):
+                return name
+        return "failed"
+    status = int(str(answer["status"]))
+    text = f"{answer['reason']} {answer['body']}"
+    if status == 409 or (
+        status == 400 and re.search(r"already (exists|contains)", text, re.I)
+    ):
+        return "exists"  # Azure's 409; PyPI and pypiserver say so with 400
+    if 200 <= status < 300:
         return "sent"
-    if re.search(r"HTTPError: 409 |already (exists|contains)", said, re.I):
-        return "exists"  # Azure's 409; PyPI's 400 says so in its reason
-    if status := re.search(r"HTTPError: (\d\d\d) ", said):
-        return status[1]
-    for name, pattern in [
-        ("redirect", r"RedirectDetected"),
-        ("no credential", r"NonInteractive|Credential not found"),
-        ("unreachable", r"\[Errno -?\d+\]|NameResolutionError|Failed to resolve"),
-        ("tls", r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError"),
-        ("broken", r"SSLError|Reset|RemoteDisconnected|aborted|ProtocolError"),
-    ]:
-        if re.search(pattern, said):
-            return name
-    return "failed"
+    return "redirect" if 300 <= status < 400 else str(status)
+
+
+def said(answer: dict[str, object], url: str) -> str:
+    if "status" not in answer:
+        return str(answer["error"])
+    status, reason, body = answer["status"], answer["reason"], answer["body"]
+    where = f" to {answer['location']}" if answer["location"] else ""
+    return f"HTTP {status} {reason} from {url}{where}\n{body}"
+
+
+def asked_wait(retry_after: str) -> float:
+    """Seconds a Retry-After header asks for (a number, or an HTTP date)."""
+    if retry_after.strip().isdigit():
+        return float(retry_after)
+    try:
+        when = email.utils.parsedate_to_datetime(retry_after)
+    except (TypeError, ValueError):
+        return 0
+    return max(when.timestamp() - time.time(), 0)
 
 
 def upload(
-    file: str, env: dict[str, str], deadline: float, secrets: set[str]
+    file: str, url: str, login: tuple[str, str], deadline: float, secrets: set[str]
 ) -> Attempt:
     """One file, tried again with growing pauses while the feed is busy."""
-    twine = [sys.executable, "-m", "twine", "--no-color", "upload"]
-    twine += ["--non-interactive", "--disable-progress-bar", file]
+    child = [sys.executable, __file__, "--send", file]
+    given = json.dumps({"url": url, "user": login[0], "password": login[1]})
     attempt = Attempt("timeout", "", 0)
     for tries, pause in enumerate([*PAUSES, None], start=1):  # None: the last
         try:
             run = subprocess.run(
-                twine,
-                env=env,
+                child,
+                input=given,
                 timeout=max(deadline - time.monotonic(), 0.1),
                 capture_output=True,
                 text=True,
@@ -125,15 +190,25 @@ def upload(
             )
         except subprocess.TimeoutExpired:  # say what the feed answered, if it did
             return attempt if attempt.tries else Attempt("timeout", "", tries)
-        said = run.stdout + run.stderr
-        attempt = Attempt(outcome(run.returncode, said), masked(said, secrets), tries)
+        try:
+            answer = json.loads(run.stdout)
+        except ValueError:  # the child failed before it could say
+            answer = {"error": (run.stdout + run.stderr)[-4000:]}
+        attempt = Attempt(
+            outcome(answer),
+            masked(said(answer, url), secrets),
+            tries,
+            asked_wait(str(answer.get("retry_after", ""))),
+        )
         busy = BUSY.fullmatch(attempt.outcome)
-        if not busy or pause is None or time.monotonic() + pause > deadline:
+        wait = max(pause or 0, attempt.wait)
+        if not busy or pause is None or time.monotonic() + wait > deadline:
             return attempt
         print(
-            f"{Path(file).name}: {attempt.outcome}, again in {pause} s", file=sys.stderr
+            f"{Path(file).name}: {attempt.outcome}, again in {wait:g} s",
+            file=sys.stderr,
         )
-        time.sleep(pause)
+        time.sleep(wait)
     return attempt
 
 
@@ -176,14 +251,14 @@ def failure(attempt: Attempt, shown: str, timeout: float) -> str:
             f"{shown} refuses Metadata-Version {metadata[1]}: keep "
             'core-metadata-version = "2.1" in pyproject.toml (wheel, sdist)'
         )
-    if code == "redirect" and "_signin" in said:
+    if code == "redirect" and "_signin" in said.split("\n")[0]:
         code = "sign-in"
     if code in ("401", "403", "no credential", "sign-in"):
         seen = {"no credential": "none found", "sign-in": "the sign-in page"}
         answer = seen.get(code, f"HTTP {code}")
         return f"{shown} refused the credentials ({answer}): {ADVICE}"
     if code == "redirect":
-        to = re.search(r"redirect to (\S+?)\.?\s", said)
+        to = re.search(r" to (\S+)$", said.split("\n")[0])
         return (
             f"{shown} redirects uploads (to {to[1] if to else 'another URL'}):"
             " TWINE_REPOSITORY_URL must be the feed's upload URL itself"
@@ -201,12 +276,13 @@ def failure(attempt: Attempt, shown: str, timeout: float) -> str:
         return f"Cannot reach {shown}: the connection broke ({reason})"
     if BUSY.fullmatch(code):
         kind = "throttles uploads" if code == "429" else "fails"
+        asked = f"; it asks to wait {attempt.wait:g} s" if attempt.wait else ""
         return (
             f"{shown} {kind} (HTTP {code}, {attempt.tries} tries within"
-            f" {timeout:g} s): try again later, or with --timeout longer"
+            f" {timeout:g} s{asked}): try again later, or with --timeout longer"
         )
     last = "\n".join(said.splitlines()[-20:])[-4000:]  # whatever the index sent
-    return f"twine upload to {shown} failed:\n{last}"
+    return f"The upload to {shown} failed:\n{last}"
 
 
 def release_of(files: list[str]) -> tuple[str, str]:
@@ -253,7 +329,19 @@ def read_back(
     return held
 
 
+def child(file: str) -> int:
+    """upload.py --send FILE: one upload, its answer as JSON on stdout."""
+    given = json.loads(sys.stdin.read())
+    with contextlib.redirect_stdout(sys.stderr):  # twine's "Uploading ..."
+        answer = send(file, given["url"], given["user"], given["password"])
+    print(json.dumps(answer))
+    return 0
+
+
 def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--send"]:
+        return child(argv[1])
     parser = argparse.ArgumentParser(prog="upload.py")
     parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS")
     parser.add_argument("files", nargs="+")
@@ -262,7 +350,11 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
     files, url = sorted(arguments.files), env["TWINE_REPOSITORY_URL"]
     name, version = release_of(files)
     shown = split_url(url)[2]
-    user, password, source = credential(env, url) or ("", "", "")
+    found = credential(env, url)
+    if found is None:
+        print(failure(Attempt("no credential", ""), shown, arguments.timeout))
+        return 1
+    user, password, source = found
     if problem := uncarried(user, password, source):
         print(problem)
         return 1
@@ -271,12 +363,7 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
     page, authorization = index_page(shown, name), basic(user, password)
     attempts: dict[str, Attempt] = {}
     for file in files:
-        attempts[file] = upload(file, env, deadline, secrets)
-        # pypiserver's 400 says "already exists" only in a body twine hides.
-        if attempts[file].outcome == "400":
-            there = listed(page, authorization, [file])
-            if isinstance(there, dict) and file in there:
-                attempts[file].outcome = "exists"
+        attempts[file] = upload(file, shown, (user, password), deadline, secrets)
         if attempts[file].outcome not in ("sent", "exists"):
             break
     outcomes = [attempt.outcome for attempt in attempts.values()]
