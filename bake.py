@@ -11,7 +11,6 @@ end with one short message and exit status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from cookiecutter.exceptions import FailedHookException, OutputDirExistsExceptio
 from cookiecutter.main import cookiecutter
 
 from hooks import answers as rules
-from hooks.user_config import chosen_config, is_yes_or_no
+from hooks.user_config import chosen_config
 
 TEMPLATE = Path(__file__).resolve().parent
 CONTEXT_FILE = TEMPLATE / "cookiecutter.json"
@@ -30,44 +29,6 @@ REFUSED = 2
 
 class Refused(Exception):
     """The template will not bake these answers into this folder; says why."""
-
-
-def command_line_problems(answers: dict[str, Any]) -> list[str]:
-    """What cookiecutter would reject with a traceback, ignore or render as
-    template code before the template's own checks run, and with it what the
-    template's checks find in the other answers given: every problem at once."""
-    template_context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
-    choices = rules.choices_of(template_context)
-    known = [field for field in template_context if not field.startswith("_")]
-    found, checked = [], {}
-    for field, value in answers.items():
-        if field not in known:
-            found.append(
-                f"{rules.shown(field)} is not an answer of this template; the"
-                f" answers are {', '.join(known)}."
-            )
-        elif isinstance(value, str) and any(
-            mark in value for mark in rules.TEMPLATE_SYNTAX
-        ):
-            example = rules.GOOD.get(field, template_context[field])
-            found.append(
-                f"{field} {rules.shown(value)} {rules.any_text(value)}"
-                f" (for example {example!r})."
-            )
-        elif field in choices and value not in choices[field]:
-            found.append(
-                f"{field} {rules.shown(value)} must be one of"
-                f" {', '.join(choices[field])} (for example {choices[field][0]!r})."
-            )
-        elif isinstance(template_context[field], bool) and not is_yes_or_no(value):
-            found.append(
-                f"{field} {rules.shown(value)} must be yes or no (for example 'yes')."
-            )
-        else:
-            checked[field] = value
-    if found:  # otherwise cookiecutter checks them all, derived answers included
-        found += rules.problems(checked, choices, fields=checked)
-    return found
 
 
 def bake(
@@ -82,7 +43,7 @@ def bake(
     config = chosen_config(config_file)
     if found := rules.config_problems(rules.template_context(), config):
         raise Refused(rules.report(found))
-    if found := command_line_problems(answers):
+    if found := rules.given_answer_problems(answers):
         raise Refused(rules.report(found))
     # cookiecutter creates missing parent folders and leaves them on failure.
     missing_output_dir = not output_dir.exists()

@@ -446,6 +446,51 @@ def template_context() -> dict:
     return json.loads((HOOKS.parent / "cookiecutter.json").read_text(encoding="utf-8"))
 
 
+def given_answer_problems(answers: dict) -> list[str]:
+    """What cookiecutter would reject with a traceback, ignore or render as
+    template code before the template's own checks run, and with it what the
+    template's checks find in the other answers given: every problem at once."""
+    context = template_context()
+    choices = choices_of(context)
+    known = [field for field in context if not field.startswith("_")]
+    found, checked = [], {}
+    for field, value in answers.items():
+        if field not in known:
+            found.append(
+                f"{shown(field)} is not an answer of this template; the"
+                f" answers are {', '.join(known)}."
+            )
+        elif isinstance(value, str) and any(mark in value for mark in TEMPLATE_SYNTAX):
+            example = GOOD.get(field, context[field])
+            found.append(
+                f"{field} {shown(value)} {any_text(value)}"
+                f" (for example {example!r})."
+            )
+        elif field in choices and value not in choices[field]:
+            found.append(
+                f"{field} {shown(value)} must be one of"
+                f" {', '.join(choices[field])} (for example {choices[field][0]!r})."
+            )
+        elif isinstance(context[field], bool) and not user_config.is_yes_or_no(value):
+            found.append(
+                f"{field} {shown(value)} must be yes or no (for example 'yes')."
+            )
+        else:
+            checked[field] = value
+    if found:  # otherwise cookiecutter checks them all, derived answers included
+        found += problems(checked, choices, fields=checked)
+    return found
+
+
+def command_line_problems() -> list[str]:
+    """On cookiecutter's (or cruft's) command line, before anything is rendered:
+    what YAML changed in the config file's answers, and key=value answers that
+    name no question or hold template code (cookiecutter would render it)."""
+    context = template_context()
+    found = config_problems(context, user_config.config_of_this_run())
+    return found + given_answer_problems(user_config.given_on_command_line())
+
+
 def config_problems(context: dict, path: Path | None) -> list[str]:
     """What YAML changed, or made cookiecutter ignore, in a config file's answers."""
     first_choices = {
@@ -457,8 +502,6 @@ def config_problems(context: dict, path: Path | None) -> list[str]:
 def checked_answers(answers: dict) -> str:
     """Jinja filter: raise RefusedAnswers on bad answers, else render nothing."""
     # cookiecutter has refused choices out of their options by now.
-    if found := config_problems(template_context(), user_config.config_of_this_run()):
-        raise RefusedAnswers(report(found))
     if found := problems(answers, choices={}):
         raise RefusedAnswers(report(found))
     return ""
@@ -504,9 +547,7 @@ def checked_project_folder(answers: dict) -> str:
     folder the bake goes into, before a single file is written."""
     template = HOOKS.parent
     context = template_context()
-    found = config_problems(context, user_config.config_of_this_run()) or (
-        problems(answers, choices_of(context)) + private_problems(answers)
-    )
+    found = problems(answers, choices_of(context)) + private_problems(answers)
     if found:
         raise RefusedAnswers(report(found))
     if answers.get("_output_dir"):
@@ -539,6 +580,9 @@ class AnswerChecks(Extension):
 
     def __init__(self, environment) -> None:
         super().__init__(environment)
+        # cookiecutter makes this environment before it renders any answer.
+        if found := command_line_problems():
+            raise RefusedAnswers(report(found))
         environment.filters["checked_answers"] = checked_answers
         environment.filters["checked_project_folder"] = checked_project_folder
         environment.filters["generated_file_list"] = generated_file_list

@@ -6,6 +6,13 @@ without it would skip them all, and this hook is rendered either way.
 """
 
 import sys
+import tempfile
+from pathlib import Path
+
+# cookiecutter runs a rendered copy of this hook from the temporary folder and
+# leaves it there.
+if Path(__file__).parent.resolve() == Path(tempfile.gettempdir()).resolve():
+    Path(__file__).unlink(missing_ok=True)
 
 if (
     "{{ 'hooks.answers.AnswerChecks' in cookiecutter.get('_extensions', []) }}"

@@ -60,6 +60,13 @@ def is_yes_or_no(value: object) -> bool:
     return True
 
 
+def given_on_command_line() -> dict[str, str]:
+    """The key=value answers of cookiecutter's command line, if it runs this bake."""
+    command = click.get_current_context(silent=True)
+    answers = command.params.get("extra_context") if command else None
+    return dict(answers) if isinstance(answers, dict) else {}
+
+
 def written(value: object) -> str:
     """A YAML value as YAML writes it, for messages."""
     if isinstance(value, str):

@@ -34,8 +34,9 @@ that answers the way pkgs.dev.azure.com does where pypiserver answers otherwise:
   (file-name suffix -> queue): a status answered without storing (429 comes
   with `Retry-After`, as Azure DevOps throttles: Microsoft's "Rate and usage
   limits" page), "stored, then 502" (the file is kept, the client sees a
-  gateway error), "reset" (the connection closes without an answer) and
-  "200 page" (a proxy's HTML page with 200, nothing stored).
+  gateway error), "reset" (the connection closes without an answer),
+  "sign-in" (the redirect to sign in, for a token that expired between two
+  files) and "200 page" (a proxy's HTML page with 200, nothing stored).
 
 `public_index` stands for PyPI: a simple index of the given pages, no password.
 `trickling_server` answers one byte every few seconds, so no per-read timeout
@@ -226,6 +227,8 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
             if upset == "reset":
                 self.close_connection = True
                 return self.connection.shutdown(socket.SHUT_RDWR)
+            if upset == "sign-in":  # the token expired between two files
+                return self.answer(302, headers=[("Location", f"{SIGNIN}&path=/")])
             if upset == "200 page":
                 return self.answer(200, body=b"<html>Please sign in</html>")
             if isinstance(upset, int):

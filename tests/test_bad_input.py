@@ -370,17 +370,74 @@ def test_quoted_config_answers_arrive_exactly_as_written(tmp_path):
 
 def test_a_config_that_drops_the_answer_checks_generates_nothing(tmp_path):
     """Without hooks.answers in `_extensions` Jinja has no `checked_answers`
-    filter: the pre-generation hook says what is wrong instead of Jinja's
-    traceback."""
-    config = user_config(tmp_path, "  _extensions: []\n  project_slug: ../escaped\n")
+    filter: cookiecutter.json then asks for a variable whose name says what is
+    wrong, before the replay file or any folder is written."""
+    config = user_config(tmp_path, "  _extensions: []\n")
+    (tmp_path / "out").mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE),
-         "--config-file", str(config), "-o", "out"],
+         "--config-file", str(config), "-o", "out", "project_slug=a/../../escaped"],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )  # fmt: skip
-    output = result.stdout + result.stderr
     assert result.returncode == 1
-    assert "_extensions: these answers (an edited replay file or config)" in output
-    assert "No filter named" not in output
-    assert not (tmp_path / "escaped").exists()
-    assert left_behind(tmp_path / "out") == []
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "'_extensions does not name hooks.answers.AnswerChecks, so nothing would"
+            " check the answers: nothing is generated. Keep _extensions as"
+            " cookiecutter.json has it'"
+        )
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == [config.name, "out"]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_plain_cookiecutter_refuses_template_code_and_unknown_names_before_rendering(
+    tmp_path,
+):
+    """cookiecutter would render `{{ 7*7 }}` as 49, end an unfinished `{{` in
+    Jinja's traceback, and ignore (or, for `_pythons`, apply) names that are no
+    question: the answer checks see its command line first."""
+    given = ["description={{ 7*7 }}", "project_name=Lib {{", "feed=libs",
+             "_pythons=3.13", "__answers_checked=off"]  # fmt: skip
+    result = run_cookiecutter(tmp_path, "-o", "out", *given)
+    assert result.returncode == 1
+    assert result.stdout.startswith(REPORT_HEADER)
+    for shown in ["description '{{ 7*7 }}' must not contain", "project_name 'Lib {{'",
+                  "'feed' is not an answer", "'_pythons' is not an answer",
+                  "'__answers_checked' is not an answer"]:  # fmt: skip
+        assert shown in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert left_behind(tmp_path) == []
+    assert not (tmp_path / "replay").exists()
+
+
+@pytest.mark.parametrize("slug, baked", [("older-lib", True), ("../escaped", False)])
+def test_a_replay_file_from_before_the_answer_checks_is_checked_when_replayed(
+    tmp_path, recorded_answers, slug, baked
+):
+    """A replay file written before `__answers_checked` existed: cookiecutter
+    renders that one variable alone, without the template's `_extensions`."""
+    replayed = json.loads(json.dumps(recorded_answers))
+    del replayed["cookiecutter"]["__answers_checked"]
+    replayed["cookiecutter"].update(project_slug=slug, package_name="older_lib")
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(replayed))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--config-file",
+         str(cookiecutter_config(tmp_path)), "--replay-file", str(older), "-o", "out"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    if baked:
+        assert result.returncode == 0, output
+        assert (tmp_path / "out" / "older-lib" / "pyproject.toml").is_file()
+    else:
+        assert result.returncode == 1
+        assert result.stdout.startswith(REPORT_HEADER)
+        assert "project_slug '../escaped'" in result.stdout
+        assert not (tmp_path / "escaped").exists()

@@ -8,6 +8,7 @@ page that stored nothing. The uploads are made by twine's own code.
 
 from __future__ import annotations
 
+import base64
 import http.server
 import itertools
 import ssl
@@ -90,7 +91,7 @@ def to_feed(project, feed, index, files, **options):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("failure", [500, 503, "reset"])
+@pytest.mark.parametrize("failure", [500, 503, "reset", "sign-in"])
 def test_a_release_the_feed_stored_only_part_of_names_what_is_missing_and_completes(
     tmp_path, project, feed, index, failure
 ):
@@ -118,11 +119,11 @@ def test_a_release_the_feed_stored_only_part_of_names_what_is_missing_and_comple
 def test_a_file_stored_before_a_502_counts_as_uploaded_not_as_already_there(
     tmp_path, project, feed, index
 ):
-    """twine tries a 5xx again, and the second try meets a 409 for the file
-    the first one stored."""
+    """The next try meets a 409 for the file the first one stored: for the
+    wheel and for the sdist, which would read as "already on" if it counted."""
     version = next(versions)
     files = built(tmp_path, version)
-    feed.upsets[".tar.gz"] = ["stored, then 502"]
+    feed.upsets = {".tar.gz": ["stored, then 502"], ".whl": ["stored, then 502"]}
 
     result = to_feed(project, feed, index, files)
 
@@ -336,6 +337,37 @@ def test_no_form_of_a_credential_is_ever_shown_whatever_the_index_answers(
             assert form not in shown
     assert result.returncode == 1
     assert f"The upload to {url} failed" in result.sentence
+
+
+@pytest.mark.slow
+def test_an_index_that_echoes_the_authorization_header_does_not_show_it(
+    tmp_path, project
+):
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            said = f"Bad request from {self.headers['Authorization']}".encode()
+            self.send_response(400)
+            self.send_header("Content-Length", str(len(said)))
+            self.end_headers()
+            self.wfile.write(said)
+
+    password = "pat-é-0123"  # Latin-1: requests encodes the header so
+    header = base64.b64encode(f"build:{password}".encode("latin-1")).decode()
+    with serving(Echo) as root:
+        result = upload(
+            project,
+            f"{root}/upload/",
+            built(tmp_path, "1.0.0"),
+            TWINE_PASSWORD=password,
+        )
+
+    assert result.returncode == 1
+    assert "Bad request from Basic ***" in result.sentence
+    assert header not in result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from stdin.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import email.utils
 import functools
@@ -166,7 +167,7 @@ def asked_wait(retry_after: str) -> float:
         return float(retry_after)
     try:
         when = email.utils.parsedate_to_datetime(retry_after)
-    except (TypeError, ValueError):
+    except ValueError:
         return 0
     return max(when.timestamp() - time.time(), 0)
 
@@ -194,8 +195,11 @@ def upload(
             answer = json.loads(run.stdout)
         except ValueError:  # the child failed before it could say
             answer = {"error": (run.stdout + run.stderr)[-4000:]}
+        met = outcome(answer)
+        if met == "exists" and BUSY.fullmatch(attempt.outcome.replace("429", "")):
+            met = "sent"  # stored by the try that failed (the read-back confirms)
         attempt = Attempt(
-            outcome(answer),
+            met,
             masked(said(answer, url), secrets),
             tries,
             asked_wait(str(answer.get("retry_after", ""))),
@@ -307,11 +311,14 @@ def uncarried(user: str, password: str, source: str) -> str | None:
 
 
 def secrets_of(env: dict[str, str], url: str, user: str, password: str) -> set[str]:
-    """Every form a credential takes: the token, a user name that is one, the URL's."""
+    """Every form a credential takes: the token, a user name that is one, the
+    URL's, and the Authorization header requests makes of them (Latin-1)."""
     url_user, url_password, _ = split_url(url)
     users = {user, url_user, env.get("TWINE_USERNAME", "")}
     users -= {"build", "VssSessionToken"}  # what the docs tell everyone to use
-    return {password, url_password, *(name for name in users if len(name) > 3)} - {""}
+    header = base64.b64encode(f"{user}:{password}".encode("latin-1")).decode()
+    found = {password, url_password, *(name for name in users if len(name) > 3)}
+    return found - {""} | ({header} if password else set())
 
 
 def read_back(
@@ -371,8 +378,8 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
         print(f"{version} is already on {shown} or was deleted from it")
         return 2
     failed = attempts[file] if outcomes[-1] not in ("sent", "exists") else None
-    if failed and failed.outcome in NO_ANSWER:  # nothing stored, nothing to read
-        print(failure(failed, shown, arguments.timeout))
+    if failed and failed.outcome in NO_ANSWER and len(attempts) == 1:
+        print(failure(failed, shown, arguments.timeout))  # nothing stored, no read
         return 1
     held = read_back(page, authorization, files, 0 if failed else deadline)
     said = verdict(files, attempts, version, shown, held, failed, arguments.timeout)
