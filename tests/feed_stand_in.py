@@ -52,7 +52,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -256,6 +256,30 @@ def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
             self.answer(response.status, response.reason, content, passed)
 
         do_GET = do_HEAD = do_POST = forward
+
+    return Handler
+
+
+def answering_uploads(
+    answer: Callable[
+        [BaseHTTPRequestHandler], tuple[int, list[tuple[str, str]], bytes]
+    ],
+) -> type[BaseHTTPRequestHandler]:
+    """A handler that reads each upload and sends (status, headers, body) that
+    `answer` makes of the request."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, headers, body = answer(self)
+            self.send_response(status)
+            for name, value in [*headers, ("Content-Length", str(len(body)))]:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
 
     return Handler
 

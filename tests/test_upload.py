@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.baking import BakedProject, bake, load_module, make_sdist, make_wheel
-from tests.feed_stand_in import failing_server, serving
+from tests.feed_stand_in import answering_uploads, failing_server, serving
 from tests.index_server import isolated_environment
 
 NAME = "my-shared-utils"
@@ -202,18 +202,8 @@ def test_an_answer_of_200_that_stored_nothing_is_not_published(
 def test_a_redirect_loop_is_named_as_a_redirect_not_as_refused_credentials(
     tmp_path, project
 ):
-    class Loop(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(307)
-            self.send_header("Location", self.path)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    with serving(Loop) as root:
+    loop = answering_uploads(lambda request: (307, [("Location", request.path)], b""))
+    with serving(loop) as root:
         result = upload(
             project, f"{root}/upload/", built(tmp_path, "1.0.0"), TWINE_PASSWORD="x"
         )
@@ -343,27 +333,18 @@ def test_no_form_of_a_credential_is_ever_shown_whatever_the_index_answers(
 def test_an_index_that_echoes_the_authorization_header_does_not_show_it(
     tmp_path, project
 ):
-    class Echo(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            said = f"Bad request from {self.headers['Authorization']}".encode()
-            self.send_response(400)
-            self.send_header("Content-Length", str(len(said)))
-            self.end_headers()
-            self.wfile.write(said)
-
+    echo = answering_uploads(
+        lambda request: (
+            400,
+            [],
+            f"Bad request from {request.headers['Authorization']}".encode(),
+        )
+    )
     password = "pat-é-0123"  # Latin-1: requests encodes the header so
     header = base64.b64encode(f"build:{password}".encode("latin-1")).decode()
-    with serving(Echo) as root:
-        result = upload(
-            project,
-            f"{root}/upload/",
-            built(tmp_path, "1.0.0"),
-            TWINE_PASSWORD=password,
-        )
+    files = built(tmp_path, "1.0.0")
+    with serving(echo) as root:
+        result = upload(project, f"{root}/upload/", files, TWINE_PASSWORD=password)
 
     assert result.returncode == 1
     assert "Bad request from Basic ***" in result.sentence
