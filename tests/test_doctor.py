@@ -278,3 +278,21 @@ def test_a_renovate_json_that_names_another_feed_is_named_with_the_fix(
         "python-internal/pypi/simple/, the feed of pyproject.toml"
     )
     assert removed.ok and "no renovate.json" in removed.line
+
+
+def test_a_raw_slash_in_the_index_urls_token_is_named_without_showing_the_token(
+    project, feed
+):
+    """pip's URL parsing ends the host at a raw '/': `build:tok/en@host` reads
+    as host `build`, port `tok`. The doctor used to crash there, printing `tok`."""
+    env = {**everything_right(feed), "PIP_INDEX_URL": pat_index(feed, "Pq7r/sT9uV")}
+
+    status, fixes = doctor(project, feed, **env)
+
+    assert status == 1
+    assert any(
+        fix.startswith("FIX pip: the token in its index URL (from the environment")
+        and "holds a raw '/', '?' or '#'" in fix
+        for fix in fixes
+    ), fixes
+    assert not [fix for fix in fixes if "Pq7r" in fix or "sT9uV" in fix]

@@ -28,7 +28,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
 DEADLINE = 10  # seconds, for each request
 PUBLIC_PACKAGE = "pip"  # on PyPI for good: whether the upstream answers
@@ -36,6 +36,7 @@ PYPI = "https://pypi.org/simple/"
 LINK = re.compile(r'href="([^"]+)"')
 AS_SETUP_SHOWS = "as docs/setup.md shows"
 NO_SECOND_INDEX = "unset it: PyPI is the feed's upstream"
+HOST = re.compile(r"(\[[\da-fA-F:]+\]|localhost|[\w-]+(\.[\w-]+)+)(:\d+)?(/|$)")
 
 
 @dataclass
@@ -60,11 +61,26 @@ def feed_url() -> str:
     return f"https://pkgs.dev.azure.com/{path}/pypi/simple/"
 
 
+def user_info(url: str) -> tuple[str, str]:
+    """(the user info as written, the URL without it): a password may hold a
+    raw "/" and a path an "@" (FEED@VIEW), so it ends before a host name."""
+    scheme, _, rest = url.partition("://")
+    for at in reversed([i for i, c in enumerate(rest) if c == "@"]):
+        if HOST.match(rest, at + 1):
+            return rest[:at], f"{scheme}://{rest[at + 1 :]}"
+    return "", url
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """(user, password, URL without them)."""
+    written, bare = user_info(url)
+    user, _, password = written.partition(":")
+    return unquote(user), unquote(password), bare
+
+
 def public(url: str) -> str:
     """The URL without its user name and token, as it may be shown."""
-    parts = urlsplit(url)
-    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/"
+    return split_url(url)[2].rstrip("/") + "/"
 
 
 def pip_config_files(env: dict[str, str]) -> list[Path]:
@@ -113,6 +129,12 @@ def index_checks(env: dict[str, str], feed: str) -> Iterator[Check]:
         )
     else:
         yield ok(f"pip: uses the feed (from {index[1]})")
+    if index and set(user_info(index[0])[0]) & set("/?#"):
+        yield fix(
+            f"pip: the token in its index URL (from {index[1]}) holds a raw"
+            " '/', '?' or '#', where pip's URL parsing ends the host: write"
+            " them as %2F, %3F and %23"
+        )
     if extra := pip_setting(env, "extra-index-url"):
         yield fix(
             f"pip: a second index, {public(extra[0])} (from"
@@ -154,7 +176,7 @@ def keyring_problem() -> str | None:
 def keyring_check(env: dict[str, str]) -> Check:
     if (problem := keyring_problem()) is None:
         return ok("keyring: artifacts-keyring can sign you in")
-    if urlsplit(index_url(env)).password:
+    if split_url(index_url(env))[1]:
         return ok("keyring: not needed, pip's index URL holds a PAT")
     return fix(f"keyring: {problem}; or use a PAT {AS_SETUP_SHOWS}")
 
@@ -165,9 +187,9 @@ def basic(user: str, token: str) -> str:
 
 def credential(env: dict[str, str], feed: str) -> tuple[str | None, str]:
     """(the Authorization header pip would send, where its token comes from)."""
-    parts = urlsplit(index_url(env))
-    if parts.password:
-        return basic(parts.username or "", parts.password), "the PAT in pip's index URL"
+    user, password, _ = split_url(index_url(env))
+    if password:
+        return basic(user, password), "the PAT in pip's index URL"
     if keyring_problem():
         return None, "no PAT in pip's index URL and no keyring"
     asked = subprocess.run(

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from feed_doctor import Answer, ask, basic, links, refusal
+from feed_doctor import Answer, ask, basic, links, refusal, split_url
 from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.utils import parse_wheel_filename
 
@@ -45,7 +45,6 @@ PAUSES = (1, 2, 4, 8, 15, 30)  # seconds before each new try of a busy feed
 BODY_LIMIT = 64 * 1024  # what is read of an answer, whatever the index sends
 LISTING_PAUSES = (1, 2, 4)  # a file just stored may take a moment to be listed
 BUSY = re.compile(r"429|5\d\d|broken")
-HOST = re.compile(r"(\[[\da-fA-F:]+\]|localhost|[\w-]+(\.[\w-]+)+)(:\d+)?(/|$)")
 NO_ANSWER = {"timeout", "unreachable", "tls", "no credential", "redirect", "401", "403"}
 # The part of twine's output that a sentence quotes, by outcome.
 REASONS = {
@@ -63,17 +62,6 @@ class Attempt:
     said: str  # what the feed or the connection said, every credential masked
     tries: int = 1
     wait: float = 0  # what the feed's Retry-After asks for, in seconds
-
-
-def split_url(url: str) -> tuple[str, str, str]:
-    """(user, password, URL without them): a password may hold a raw "/"
-    and a path an "@" (FEED@VIEW), so the user info ends before a host name."""
-    scheme, _, rest = url.partition("://")
-    for at in reversed([i for i, c in enumerate(rest) if c == "@"]):
-        if HOST.match(rest, at + 1):
-            user, _, password = rest[:at].partition(":")
-            return unquote(user), unquote(password), f"{scheme}://{rest[at + 1 :]}"
-    return "", "", url
 
 
 def credential(env: dict[str, str], url: str) -> tuple[str, str, str] | None:
