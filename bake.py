@@ -23,7 +23,6 @@ from hooks import answers as rules
 from hooks.user_config import chosen_config
 
 TEMPLATE = Path(__file__).resolve().parent
-CONTEXT_FILE = TEMPLATE / "cookiecutter.json"
 REFUSED = 2
 
 

@@ -10,8 +10,13 @@ A context can replace ``__answers_checked`` (it is a variable like any other),
 so the checks run again where no context reaches: when cookiecutter renders the
 project folder's name, the last step before it writes. There the private
 variables are checked too, and so is the folder the bake goes into
-(hooks/generated.py). Both places first read the config file's answers again,
-as written, for what YAML changed in them (hooks/user_config.py).
+(hooks/generated.py).
+
+Before either, when cookiecutter makes its Jinja environment (before it renders
+any answer), the extension checks what its command line gave: the config
+file's answers read again as written, for what YAML changed in them
+(hooks/user_config.py), and key=value answers that name no question or hold
+template code.
 
 Each rule is a small function that returns what is wrong with one value, or
 None. The rules use the standard library only: the version rule is the

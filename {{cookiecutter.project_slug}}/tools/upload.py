@@ -184,8 +184,9 @@ def upload(
         except ValueError:  # the child failed before it could say
             answer = {"error": (run.stdout + run.stderr)[-4000:]}
         met = outcome(answer)
-        if met == "exists" and BUSY.fullmatch(attempt.outcome.replace("429", "")):
-            met = "sent"  # stored by the try that failed (the read-back confirms)
+        earlier = attempt.outcome
+        if met == "exists" and earlier != "429" and BUSY.fullmatch(earlier):
+            met = "sent"  # the try that failed stored it (the read-back confirms)
         attempt = Attempt(
             met,
             masked(said(answer, url), secrets),
