@@ -56,7 +56,7 @@ def missing_release_tag(
     template: Path, template_version: str, pipeline: str, repository: str
 ) -> str:
     """The sentence for a pipeline pinned to a tag the template lacks: the shared
-    pipeline's jobs, and in both modes the promote job's azure_devops.py."""
+    pipeline's jobs, and in both modes the promote job's azure_pylib."""
     tag = f"v{template_version}"
     if not is_git_repository(template):
         return ""  # no history to look the tag up in
@@ -67,7 +67,7 @@ def missing_release_tag(
     pins = (
         "The shared pipeline pins"
         if pipeline == "shared"
-        else "The pipeline promotes releases with azure_devops.py of"
+        else "The pipeline promotes releases with azure_pylib of"
     )
     return (
         f"{pins} refs/tags/{tag} of {repository}, a tag this template checkout"

@@ -268,9 +268,7 @@ TEMPLATE_PARTS = [
     "cookiecutter.json",
     "hooks",
     "pipelines",
-    "azure_devops.py",
-    "template_update.py",
-    "releases.py",
+    "azure_pylib",
     "CHANGELOG.md",
     "{{cookiecutter.project_slug}}",
 ]

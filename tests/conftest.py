@@ -9,12 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.azure_stand_in import (
-    Organization,
-    StandIn,
-    empty_organization,
-    running_stand_in,
-)
+from tests.azure_stand_in import Azure, running_azure
 from tests.baking import BakedProject, bake, bake_once
 from tests.feed_stand_in import Feed, running_feed
 from tests.index_server import IndexServer, running_index_server
@@ -65,7 +60,7 @@ def index_server(tmp_path: Path) -> Iterator[IndexServer]:
 
 
 @pytest.fixture
-def azure() -> Iterator[tuple[StandIn, Organization, str]]:
-    """The Azure DevOps stand-in with an empty organisation, and its service URL."""
-    with running_stand_in() as (stand_in, url):
-        yield stand_in, empty_organization(stand_in), url
+def azure(tmp_path: Path) -> Iterator[Azure]:
+    """The Azure DevOps stand-in on Azure's own names, with an empty organisation."""
+    with running_azure(tmp_path / "network") as azure:
+        yield azure

@@ -52,6 +52,7 @@ from typing import Any
 
 import yaml
 
+from tests.azure_network import Network
 from tests.index_server import IndexServer, isolated_environment
 
 STEP_TIMEOUT = 600
@@ -249,8 +250,8 @@ class LocalAgent:
     upload_index: IndexServer | None = None
     # Repositories that `resources.repositories` may name, for templates.
     templates: TemplateSource | None = None
-    # The Azure DevOps stand-in's service URL, for scripts (AZURE_DEVOPS_SERVICE_URL).
-    azure_service_url: str | None = None
+    # The network the agent's machine is on: Azure's names reach the stand-ins.
+    network: Network | None = None
     team_project: str = "myproject"  # System.TeamProject
     organization: str = "myorg"  # in System.CollectionUri
     repository_name: str = "my-shared-utils"  # Build.Repository.Name
@@ -714,11 +715,7 @@ class JobRun:
             TF_BUILD="True",
             PATH=os.pathsep.join(self.path),
             TWINE_REPOSITORY_URL=upload.upload_url,  # stands in for pkgs.dev.azure.com
-            **(
-                {"AZURE_DEVOPS_SERVICE_URL": self.agent.azure_service_url}
-                if self.agent.azure_service_url
-                else {}
-            ),
+            **(self.agent.network.env() if self.agent.network else {}),
             **{
                 environment_name(k): expand(v, variables)
                 for k, v in variables.items()

@@ -90,8 +90,8 @@ RUN = {
 # The README's feed setup: a session of its own, against the Azure DevOps stand-in.
 FEED_SETUP = {
     (TEMPLATE_README, "export AZURE_DEVOPS_EXT_PAT="),
-    (TEMPLATE_README, "python3 azure_devops.py promote"),
-    (TEMPLATE_README, "python3 azure_devops.py setup my-shared-utils"),
+    (TEMPLATE_README, "python3 -m azure_pylib promote"),
+    (TEMPLATE_README, "python3 -m azure_pylib setup my-shared-utils"),
 }
 RUN |= FEED_SETUP
 
@@ -311,11 +311,10 @@ def test_template_readme_commands_work_as_written(tmp_path: Path):
 def test_template_readme_feed_setup_commands_work_as_written(tmp_path: Path, azure):
     """Against the Azure DevOps stand-in: "Creating a Python Feed" and "Feed
     Retention and Cleanup" of the user's guide, as the README's commands."""
-    stand_in, org, url = azure
+    org = azure.org
     setup = isolated_git_env(tmp_path / "setup-home")
     hosted = hosted_template(tmp_path, setup)
-    env = fresh_machine(tmp_path / "home", tmp_path / "tools",
-                        AZURE_DEVOPS_SERVICE_URL=url)  # fmt: skip
+    env = fresh_machine(tmp_path / "home", tmp_path / "tools", **azure.network.env())
     clone = tmp_path / "tpl"
     subprocess.run(["git", "clone", "-q", hosted, clone], env=env, check=True)
     bake(clone)  # the Quick start's my-shared-utils
@@ -341,11 +340,11 @@ def test_template_readme_feed_setup_commands_work_as_written(tmp_path: Path, azu
     )
 
     org.publish("myproject", "python-internal", "my-shared-utils", "0.1.0")
-    terminal.paste(TEMPLATE_README, "python3 azure_devops.py promote")
+    terminal.paste(TEMPLATE_README, "python3 -m azure_pylib promote")
     assert list(org.versions.values()) == [["Local", "Release"]]
 
     printed += terminal.paste(
-        TEMPLATE_README, "python3 azure_devops.py setup my-shared-utils"
+        TEMPLATE_README, "python3 -m azure_pylib setup my-shared-utils"
     )
     assert [p["name"] for p in org.pipelines["myproject"]][2:] == [
         "my-shared-utils",

@@ -11,20 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.azure_stand_in import (
-    JOB_TOKEN,
-    SECRETS,
-    Organization,
-    empty_organization,
-    run_script,
-    running_stand_in,
-)
+from azure_pylib import devops, template_update
+from tests.azure_stand_in import JOB_TOKEN, SECRETS, Azure, Organization, run_tool
 from tests import renovate
 from tests.baking import (
     EVERYTHING_ON,
@@ -32,7 +25,6 @@ from tests.baking import (
     bake,
     copy_template,
     isolated_git_env,
-    load_module,
 )
 from tests.feed_stand_in import running_feed
 from tests.index_server import IndexServer, running_index_server
@@ -166,19 +158,13 @@ def template(tmp_path: Path, git_env: dict[str, str]) -> Template:
 
 
 @pytest.fixture
-def azure() -> Iterator[tuple[Organization, str]]:
-    with running_stand_in() as (stand_in, url):
-        yield empty_organization(stand_in), url
-
-
-@pytest.fixture
 def library_at(tmp_path: Path, template: Template, azure):
     """library_at(release, name): a library made at that release, its repository
     in the stand-in, where the job token may contribute pull requests."""
 
     def make(release: str, name: str) -> tuple[Library, dict]:
         library = Library(tmp_path / "repos", template, release, name)
-        return library, stand_in_repository(azure[0], library, JOB_TOKEN)
+        return library, stand_in_repository(azure.org, library, JOB_TOKEN)
 
     return make
 
@@ -201,32 +187,32 @@ def stand_in_repository(org: Organization, library: Library, token: str) -> dict
     return repository
 
 
-def run_update(library: Library, url: str, token: str = JOB_TOKEN):
-    """template_update.py in a fresh clone of the library's main branch, with
-    the variables a pipeline gives it; its output holds no secret."""
+def run_update(library: Library, azure: Azure, token: str = JOB_TOKEN):
+    """`python3 -m azure_pylib template-update` in a fresh clone of the
+    library's main branch, with the variables a pipeline gives it; its output
+    holds no secret."""
     clone = library.remote.parent / "checkout"
     subprocess.run(["rm", "-rf", str(clone)], check=True)
     git(library.remote.parent, library.env, "clone", "--quiet", str(library.remote),
         str(clone))  # fmt: skip
     env = {
-        **library.env,
+        **azure.env(library.env),
         "SYSTEM_ACCESSTOKEN": token,
         "SYSTEM_COLLECTIONURI": "https://dev.azure.com/myorg/",
         "SYSTEM_TEAMPROJECT": "myproject",
         "BUILD_REPOSITORY_NAME": library.name,
-        "AZURE_DEVOPS_SERVICE_URL": url,
     }
-    return run_script("template_update.py", cwd=clone, env=env)
+    return run_tool("template-update", cwd=clone, env=env)
 
 
-def run_pipeline(library: Library, template: Template, index: IndexServer, url: str,
-                 workspace: Path):  # fmt: skip
+def run_pipeline(library: Library, template: Template, index: IndexServer,
+                 azure: Azure, workspace: Path):  # fmt: skip
     """The library's pipelines/template-updates.yml on the local agent, as its
     schedule runs it; no output of it holds a secret."""
     agent = LocalAgent(
         library.remote, index, workspace / "work" / "1",
         templates=TemplateSource({TEMPLATE_NAME: template.path}),
-        azure_service_url=url, repository_name=library.name,
+        network=azure.network, repository_name=library.name,
     )  # fmt: skip
     result = agent.run(
         library.path / UPDATE_PIPELINE, Build("refs/heads/main", reason="Schedule")
@@ -265,7 +251,7 @@ def test_the_update_pipeline_is_valid_and_pinned_where_the_library_pipeline_is(
 
 
 def test_the_job_token_reaches_git_through_the_environment_for_the_template_only():
-    module = load_module(TEMPLATE / "template_update.py", "template_update")
+    module = template_update
     template = "https://dev.azure.com/myorg/myproject/_git/cookiecutter-azure-pylib"
 
     env = module.git_environment({"SYSTEM_ACCESSTOKEN": JOB_TOKEN}, template)
@@ -281,7 +267,7 @@ def test_the_job_token_reaches_git_through_the_environment_for_the_template_only
 
 
 def test_a_description_longer_than_azure_takes_is_cut_at_a_line_saying_so():
-    module = load_module(TEMPLATE / "azure_devops.py", "azure_devops")
+    module = devops
     long = "\n".join(f"- change {n}" for n in range(1000))
 
     cut = module.fitted(long)
@@ -300,17 +286,17 @@ def test_a_description_longer_than_azure_takes_is_cut_at_a_line_saying_so():
 def test_a_new_release_arrives_as_one_pull_request_that_the_next_run_updates(
     tmp_path: Path, template: Template, azure
 ) -> None:
-    org, url = azure
+    org = azure.org
     library = Library(
         tmp_path / "repos", template, template.first_release, "my-shared-utils"
     )
     with running_index_server(tmp_path / "index") as index:
         repository = stand_in_repository(org, library, index.password)
 
-        first = run_pipeline(library, template, index, url, tmp_path / "agent")
+        first = run_pipeline(library, template, index, azure, tmp_path / "agent")
         assert first.succeeded, first.output
         pushed = git(library.remote, library.env, "rev-parse", "template-update")
-        second = run_pipeline(library, template, index, url, tmp_path / "agent")
+        second = run_pipeline(library, template, index, azure, tmp_path / "agent")
         assert second.succeeded, second.output
 
     (pull_request,) = repository["pull_requests"]
@@ -334,17 +320,17 @@ def test_a_new_release_arrives_as_one_pull_request_that_the_next_run_updates(
     assert ".ruff_cache/" not in library.branch_file("main", ".gitignore")
 
 
-# --- template_update.py, as the pipeline's step runs it ----------------------
+# --- the template update, as the pipeline's step runs it --------------------
 
 
 @pytest.mark.slow
 def test_a_library_at_the_newest_release_gets_no_pull_request(
     template: Template, azure, library_at
 ) -> None:
-    org, url = azure
+    org = azure.org
     library, repository = library_at("v1.99.0", "up-to-date")
 
-    done = run_update(library, url)
+    done = run_update(library, azure)
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Up to date: the library is at")
@@ -356,11 +342,10 @@ def test_a_library_at_the_newest_release_gets_no_pull_request(
 def test_a_conflicting_edit_gives_a_draft_that_names_the_file(
     template: Template, azure, library_at
 ) -> None:
-    org, url = azure
     library, repository = library_at(template.first_release, "edited")
     library.edit(".flake8", "max-line-length = 88", "max-line-length = 120")
 
-    done = run_update(library, url)
+    done = run_update(library, azure)
 
     assert done.returncode == 0, done.stderr
     (pull_request,) = active_pull_requests(repository)
@@ -378,9 +363,8 @@ def test_a_conflicting_edit_gives_a_draft_that_names_the_file(
 def test_a_branch_someone_committed_to_is_left_as_it_is(
     template: Template, azure, library_at
 ) -> None:
-    org, url = azure
     library, repository = library_at(template.first_release, "resolved")
-    assert run_update(library, url).returncode == 0
+    assert run_update(library, azure).returncode == 0
     clone = library.remote.parent / "checkout"
     git(clone, library.env, "switch", "--quiet", "template-update")
     (clone / "NOTES.md").write_text("Checked by hand\n")
@@ -389,7 +373,7 @@ def test_a_branch_someone_committed_to_is_left_as_it_is(
     git(clone, library.env, "push", "--quiet", "origin", "template-update")
     by_hand = git(library.remote, library.env, "rev-parse", "template-update")
 
-    done = run_update(library, url)
+    done = run_update(library, azure)
 
     assert done.returncode == 0, done.stderr
     assert "Left the branch template-update as it is" in done.stdout
@@ -404,11 +388,10 @@ def test_a_tag_that_is_not_a_whole_release_is_not_offered(
 ) -> None:
     """A v2.0.0 tag on a commit whose _template_version and CHANGELOG.md say
     1.99.0: the release job refuses it, and libraries get 1.99.0."""
-    org, url = azure
     template.tag("v2.0.0")
     library, repository = library_at(template.first_release, "careful")
 
-    done = run_update(library, url)
+    done = run_update(library, azure)
 
     assert done.returncode == 0, done.stderr
     assert "Skipped v2.0.0, which is not a whole release: cookiecutter.json" in (
@@ -422,15 +405,16 @@ def test_a_tag_that_is_not_a_whole_release_is_not_offered(
 def test_without_the_repository_permissions_the_job_names_them(
     template: Template, azure, library_at
 ) -> None:
-    org, url = azure
     library, repository = library_at(template.first_release, "locked")
     repository["pull_request_contributors"].clear()
 
-    done = run_update(library, url)
+    done = run_update(library, azure)
 
     assert done.returncode == 1
     (sentence,) = done.stderr.splitlines()
-    assert sentence.startswith("template_update.py: Not allowed to open a pull request")
+    assert sentence.startswith(
+        "azure_pylib template-update: Not allowed to open a pull request"
+    )
     assert "needs Contribute, Create branch and Contribute to pull requests" in sentence
     assert "Project Collection Build Service (myorg) or myproject Build Service" in (
         sentence

@@ -32,7 +32,7 @@ from tests.baking import (
     combination_id,
     copy_template,
 )
-from tests.azure_stand_in import run_azure_devops
+from tests.azure_stand_in import run_azure_pylib
 from tests.static_checks import azure_pipelines_schema_errors
 from tests.feed_stand_in import running_feed
 from tests.index_server import IndexServer
@@ -371,7 +371,7 @@ def test_nothing_is_installed_before_the_feed_is_authenticated(pipelines):
     for text in pipelines:
         for job in jobs_of(yaml.safe_load(text)):
             steps = job["steps"]
-            if job["job"] == "promote":  # runs azure_devops.py, which installs nothing
+            if job["job"] == "promote":  # runs azure_pylib, which installs nothing
                 assert not [s for s in steps if installs(s)]
                 continue
             (authenticate,) = [
@@ -630,23 +630,23 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     project.git("tag", "-a", "v1.2.0", "-m", "Release 1.2.0")
     # Azure DevOps: an empty organisation whose feed the template's command sets
     # up; the job token is the index's password, the index the feed's files.
-    stand_in, org, azure_url = azure
+    org = azure.org
     org.add_project("Data Platform", repositories=[project.distribution])
     org.add_job_token(index_server.password, "Data Platform")
     org.published = lambda feed, package, version: any(
         name.startswith(f"{dist}-{version}") for name in index_server.files()
     )
     setup = ("setup", str(project.path), "--pipeline")
-    made = run_azure_devops(tmp_path, azure_url, *setup)
+    made = run_azure_pylib(tmp_path, azure, *setup)
     assert made.returncode == 0, made.stderr
-    again = run_azure_devops(tmp_path, azure_url, *setup)
+    again = run_azure_pylib(tmp_path, azure, *setup)
     assert again.stdout.startswith("Nothing to change"), again.stdout + again.stderr
     templates = TemplateSource(
         {"Data Platform/cookiecutter-azure-pylib": template_repository}
     )
     agent = LocalAgent(
         project.path, index_server, tmp_path / "agent" / "work" / "1",
-        templates=templates, azure_service_url=azure_url, team_project="Data Platform",
+        templates=templates, network=azure.network, team_project="Data Platform",
     )  # fmt: skip
     pipeline = project.path / "azure-pipelines.yml"
 

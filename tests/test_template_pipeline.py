@@ -1,4 +1,4 @@
-"""The template's own azure-pipelines.yml and releases.py: tests on every push,
+"""The template's own azure-pipelines.yml and its release check: tests on every push,
 a release only for a tag that CHANGELOG.md and _template_version agree with."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.baking import GIT_IDENTITY, TEMPLATE, copy_template, load_module
+from azure_pylib import releases
+from tests.baking import GIT_IDENTITY, TEMPLATE, copy_template
 from tests.index_server import IndexServer
 from tests.pipeline_runner import Build, LocalAgent
 from tests.static_checks import azure_pipelines_schema_errors
 
 PIPELINE = TEMPLATE / "azure-pipelines.yml"
-releases = load_module(TEMPLATE / "releases.py", "releases")
 RELEASE = f"v{releases.entries((TEMPLATE / 'CHANGELOG.md').read_text())[0].version}"
 
 

@@ -195,7 +195,7 @@ def template_checkout(folder: Path, *tags: str) -> Path:
 
 
 SHARED_PINS = "The shared pipeline pins"
-PROMOTION_PINS = "The pipeline promotes releases with azure_devops.py of"
+PROMOTION_PINS = "The pipeline promotes releases with azure_pylib of"
 
 
 @pytest.mark.parametrize(

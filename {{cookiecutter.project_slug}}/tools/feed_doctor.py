@@ -282,7 +282,8 @@ def feed_checks(
     if isinstance(answer, Answer) and answer.status == 404:
         upstream = fix(
             f"upstream: {PUBLIC_PACKAGE} is not on the feed, so PyPI is not its"
-            " upstream source: add it (the template repository's azure_devops.py setup)"
+            " upstream source: add it (python3 -m azure_pylib setup, in a clone"
+            " of the template)"
         )
     elif problem := refusal(answer, source):
         yield fix(f"feed: {problem}")

@@ -1,10 +1,10 @@
 """The template's releases: a tag vX.Y.Z whose version is `_template_version`
 in cookiecutter.json and the newest release in CHANGELOG.md.
 
-    python3 releases.py check v1.2.0    # in a checkout of the tag
+    python3 -m azure_pylib release v1.2.0    # in a checkout of the tag
 
 prints the release's changelog entry, or says what disagrees and exits 1. The
-template's pipeline runs it for every v* tag, and template_update.py offers
+template's pipeline runs it for every v* tag, and template updates offer
 libraries only tags that pass it.
 """
 
@@ -90,19 +90,15 @@ def problems(tag: str, checkout: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] != "check":
-        print("usage: python3 releases.py check vX.Y.Z", file=sys.stderr)
+    if len(argv) != 1:
+        print("usage: python3 -m azure_pylib release vX.Y.Z", file=sys.stderr)
         return 2
-    tag, checkout = argv[1], Path.cwd()
+    tag, checkout = argv[0], Path.cwd()
     refused = problems(tag, checkout)
     for problem in refused:
-        print(f"releases.py: {problem}", file=sys.stderr)
+        print(f"azure_pylib release: {problem}", file=sys.stderr)
     if refused:
         return 1
     entry = entries((checkout / "CHANGELOG.md").read_text("utf-8"))[0]
     print(f"cookiecutter-azure-pylib {entry.version} ({entry.date})\n\n{entry.text}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

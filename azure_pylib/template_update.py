@@ -1,11 +1,11 @@
 """Bring a library made from this template to the template's newest release, in
 a pull request: what the library's template-updates pipeline runs every week.
 
-    python3 template_update.py [LIBRARY_DIR]
+    python3 -m azure_pylib template-update [LIBRARY_DIR]
 
 In a checkout of the library's main branch, this
 1. reads .cruft.json: where the template is, and the release the library is at;
-2. finds the template's newest release, a tag vX.Y.Z that releases.py accepts;
+2. finds the template's newest release, a tag vX.Y.Z that releases.problems accepts;
    if the library is at it, does nothing;
 3. runs `cruft update --checkout vX.Y.Z` on the branch template-update, commits
    the result (conflict markers too) and pushes it;
@@ -34,14 +34,14 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
-import releases
-from azure_devops import (
+from azure_pylib import releases
+from azure_pylib.devops import (
     AzureDevOps,
     AzureDevOpsError,
     PullRequests,
     build_identities_of,
     credential,
-    service_url,
+    server_url,
 )
 
 BRANCH = "template-update"
@@ -231,7 +231,8 @@ def organization_of(env: dict[str, str]) -> str | None:
 
 def parse_arguments(argv: list[str], env: dict[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="template_update.py", description=__doc__.split("\n\n")[0]
+        prog="python3 -m azure_pylib template-update",
+        description=__doc__.split("\n\n")[0],
     )
     parser.add_argument("library", nargs="?", type=Path, default=Path.cwd())
     parser.add_argument("--organization", default=organization_of(env))
@@ -265,7 +266,7 @@ def update(arguments: argparse.Namespace, env: dict[str, str]) -> None:
     pushed = push(library, env)
     print(f"{'Pushed' if pushed else 'Unchanged:'} {BRANCH}, {current} to {tag}")
 
-    azure = AzureDevOps(arguments.organization, credential(env), service_url(env))
+    azure = AzureDevOps(arguments.organization, credential(env), server_url(env))
     pull_requests = PullRequests(azure, arguments.project, arguments.repository)
     who = "the pipeline's build identity, " + build_identities_of(
         arguments.organization, arguments.project
@@ -289,10 +290,6 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
     try:
         update(arguments, env)
     except (UpdateError, AzureDevOpsError) as error:
-        print(f"template_update.py: {error}", file=sys.stderr)
+        print(f"azure_pylib template-update: {error}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
