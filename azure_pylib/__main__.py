@@ -2,6 +2,8 @@
 
 setup            the feed, its retention and roles; a library's pipelines
 promote          a published version into a view of the feed
+publish          a library's built files onto the feed, read back
+doctor           why pip, uv or twine cannot use the feed, with the fix
 template-update  a library's pull request to the template's newest release
 release          check that a tag is a whole release of the template
 """
@@ -18,6 +20,14 @@ def main(argv: list[str] | None = None) -> int:
         from azure_pylib import feed_setup
 
         return feed_setup.main(argv)
+    if command == "publish":
+        from azure_pylib import publish
+
+        return publish.main(argv[1:])
+    if command == "doctor":
+        from azure_pylib import doctor
+
+        return doctor.main(argv[1:])
     if command == "template-update":
         from azure_pylib import template_update
 

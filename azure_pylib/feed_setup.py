@@ -694,10 +694,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     promote_ = commands.add_parser(
         "promote", help="add a published version to a view of the feed"
     )
-    promote_.add_argument("--organization", required=True)
+    promote_.add_argument(
+        "project_dir", nargs="?", type=Path, help="a library made from this template"
+    )
+    promote_.add_argument("--organization")
     promote_.add_argument("--project", help="of a project-scoped feed")
-    promote_.add_argument("--feed", required=True, help="FEED, or PROJECT/FEED")
-    promote_.add_argument("--package", required=True)
+    promote_.add_argument("--feed", help="FEED, or PROJECT/FEED")
+    promote_.add_argument("--package")
     promote_.add_argument("--version", required=True)
     promote_.add_argument("--view", default="Release")
     return parser.parse_args(argv)
@@ -734,18 +737,30 @@ def setup_from(arguments: argparse.Namespace) -> tuple[Feed, str | None, str | N
     return feed, project, (arguments.repository or name) if arguments.pipeline else None
 
 
+def promotion_of(arguments: argparse.Namespace) -> tuple[Feed, str]:
+    """The feed and package a promotion names: a library's pyproject.toml, or
+    --organization, --feed (FEED or PROJECT/FEED, as the pipelines'
+    artifactFeed) and --package."""
+    if arguments.project_dir:
+        feed, _, package = coordinates_of(arguments.project_dir)
+        return feed, package
+    if not (arguments.organization and arguments.feed and arguments.package):
+        raise AzureDevOpsError(
+            "Name the release's feed: a library made from this template, or"
+            " --organization, --feed and --package"
+        )
+    project, _, name = arguments.feed.rpartition("/")
+    feed = Feed(arguments.organization, project or arguments.project, name)
+    return feed, arguments.package
+
+
 def run(arguments: argparse.Namespace, env: dict[str, str]) -> int:
     if arguments.command == "promote":
-        # --feed PROJECT/FEED, as the pipelines' artifactFeed, or --project.
-        project, _, name = arguments.feed.rpartition("/")
-        feed = Feed(arguments.organization, project or arguments.project, name)
+        feed, package = promotion_of(arguments)
         azure = AzureDevOps(feed.organization, credential(env), server_url(env))
-        promote(azure, feed, arguments.package, arguments.version, arguments.view,
+        promote(azure, feed, package, arguments.version, arguments.view,
                 env.get("SYSTEM_TEAMPROJECT"))  # fmt: skip
-        print(
-            f"Promoted {arguments.package} {arguments.version}"
-            f" to {feed.name}@{arguments.view}"
-        )
+        print(f"Promoted {package} {arguments.version} to {feed.name}@{arguments.view}")
         return 0
     feed, project, repository = setup_from(arguments)
     azure = AzureDevOps(feed.organization, credential(env), server_url(env))

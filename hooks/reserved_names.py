@@ -30,6 +30,8 @@ DATA_FILE = HOOKS / "reserved_names.json"
 PLATFORMS = ["linux", "windows", "macos"]
 # virtualenv seeds pip into every environment nox creates without uv.
 SEEDED = ["pip"]
+# Groups that only a pipeline installs, in an environment of their own.
+OUTSIDE_NOX = {"template-update"}
 # Only names a package of the project could have (answers.PACKAGE).
 IMPORTABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
@@ -42,16 +44,29 @@ def baked_defaults(folder: Path) -> Path:
     )
 
 
+def the_templates_tools() -> tuple[str, list[str]]:
+    """The distribution of this template's tools and its import packages: they
+    come from the organisation's feed, not PyPI, and depend on nothing."""
+    pyproject = tomllib.loads((TEMPLATE / "pyproject.toml").read_text("utf-8"))
+    packages = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    return canonicalize_name(pyproject["project"]["name"]), packages
+
+
 def requirements(project: Path) -> list[str]:
-    """Every requirement the project's nox sessions install: all in pyproject.toml."""
+    """Every requirement the project's nox sessions install: all in pyproject.toml,
+    but the template's tools."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))
     found = [*pyproject["build-system"]["requires"], *SEEDED]
-    for group in pyproject.get("dependency-groups", {}).values():
-        found += [item for item in group if isinstance(item, str)]
+    for name, group in pyproject.get("dependency-groups", {}).items():
+        if name not in OUTSIDE_NOX:
+            found += [item for item in group if isinstance(item, str)]
     for extra in pyproject["project"].get("optional-dependencies", {}).values():
         found += extra
-    itself = canonicalize_name(pyproject["project"]["name"])
-    return sorted({item for item in found if Requirement(item).name != itself})
+    skipped = {
+        canonicalize_name(pyproject["project"]["name"]),
+        the_templates_tools()[0],
+    }
+    return sorted({item for item in found if Requirement(item).name not in skipped})
 
 
 def uv(*arguments: str) -> str:
@@ -103,10 +118,13 @@ def top_level_names(target: Path) -> set[str]:
 def current(python: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         project = baked_defaults(Path(folder))
-        return {
-            "generated_by": "nox -s reserved-names",
-            **reserved_names(requirements(project), python),
-        }
+        found = reserved_names(requirements(project), python)
+    tools, packages = the_templates_tools()
+    return {
+        "generated_by": "nox -s reserved-names",
+        "distributions": sorted({*found["distributions"], tools}),
+        "packages": sorted({*found["packages"], *packages}),
+    }
 
 
 def minimum_python() -> str:

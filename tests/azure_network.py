@@ -41,8 +41,17 @@ AZURE_HOSTS = (
     "pkgs.dev.azure.com",
     "vssps.dev.azure.com",
 )
+# Where Azure DevOps sends a client it does not take: its sign-in page, which
+# every network here answers (a client that follows the redirect gets HTML).
+SIGN_IN_HOSTS = (
+    "spsprodcca1.vssps.visualstudio.com",
+    "spsprodweu5.vssps.visualstudio.com",
+)
+SIGN_IN_PAGE = (
+    b"<html><head><title>Azure DevOps Services | Sign In</title></head></html>"
+)
 # Other names a test may answer: PyPI, and an Azure DevOps Server's.
-OTHER_NAMES = ("pypi.org", "devops.contoso.test")
+OTHER_NAMES = ("pypi.org", "devops.contoso.test", *SIGN_IN_HOSTS)
 # Microsoft's hosts that no test answers: a CONNECT to one is a finding.
 NEVER_REACHED = (".azure.com", ".visualstudio.com", ".microsoftonline.com",
                  ".microsoft.com", "azure.com", ".windows.net",
@@ -115,6 +124,9 @@ class Dispatcher(BaseHTTPRequestHandler):
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client went away in the middle
+            self.close_connection = True
+            return
         app = self.server.apps.get(host)
         if app is None:
             answer: Answer | None = Answer(421, b"no app answers this host here")
@@ -129,7 +141,8 @@ class Dispatcher(BaseHTTPRequestHandler):
         self.send_response(answer.status, answer.reason)
         for name, value in answer.headers:
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
+        if not any(name.lower() == "content-length" for name, _ in answer.headers):
+            self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(answer.body)
@@ -295,6 +308,8 @@ def azure_network(folder: Path) -> Iterator[Network]:
     tls = TLSServer(context, network.apps)
     network.tls_port = tls.server_address[1]
     network.proxy = Proxy(network)
+    for host in SIGN_IN_HOSTS:
+        network.route(host, lambda request: Answer(200, SIGN_IN_PAGE))
     threads = [serve(tls), serve(network.proxy)]
     try:
         yield network

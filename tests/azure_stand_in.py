@@ -80,6 +80,8 @@ from tests.azure_network import (
     without_network_settings,
 )
 from tests.azure_spec import granted, operation_for
+from tests.feed_stand_in import Feed
+from tests.index_server import IndexServer
 
 # The credentials the tests hand out; none of them may ever be printed.
 ADMIN_PAT = "admin-pat-Zq8vK2wX"  # a platform engineer's PAT, with the README's scopes
@@ -381,6 +383,39 @@ class StandIn:
             "eventId": 3000,
         }
         return Answer.json(refusal.status, json.dumps(error), *refusal.headers)
+
+
+def entra_token(account: str, *, app: bool = False) -> str:
+    """An access token as Microsoft Entra ID issues it for Azure DevOps (a JWT:
+    header, claims, signature; the stand-ins do not check signatures)."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    claims = {"aud": "499b84ac-1321-427f-aa17-267ca6975798", "tid": str(uuid.uuid4()),
+              "appid" if app else "upn": account, "idtyp": "app" if app else "user",
+              "nonce": uuid.uuid4().hex}  # fmt: skip
+    return f"{part({'typ': 'JWT', 'alg': 'RS256'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+AZURE_CLI = """#!/bin/sh
+# The Azure CLI as the template asks it, signed in as one account.
+expected="account get-access-token --resource 499b84ac-1321-427f-aa17-267ca6975798"
+case "$*" in
+  "$expected --query accessToken --output tsv") echo "{token}" ;;
+  *) echo "ERROR: 'az $*' is not what the template asks" >&2; exit 2 ;;
+esac
+"""
+
+
+def azure_cli(folder: Path, token: str) -> Path:
+    """A program `az` in `folder` that answers `az account get-access-token
+    --resource <Azure DevOps> --query accessToken --output tsv` as az does
+    once signed in: the token and a line break. Returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "az").write_text(AZURE_CLI.format(token=token))
+    (folder / "az").chmod(0o755)
+    return folder
 
 
 def project_missing(name: str) -> str:
@@ -833,6 +868,14 @@ class Azure:
             if not key.startswith(("AZURE_DEVOPS_", "SYSTEM_"))
         }
         return {**env, **self.network.env()}
+
+
+def feed_on(azure: Azure, index: IndexServer, **settings: Any) -> Feed:
+    """The feed's Python endpoints on the stand-in's pkgs.dev.azure.com, its
+    files in `index`, its token the job token of the organisation's pipelines."""
+    feed = Feed(index, azure.network, **settings)
+    azure.stand_in.packages = feed.app
+    return feed
 
 
 @contextmanager

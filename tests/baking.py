@@ -269,6 +269,9 @@ TEMPLATE_PARTS = [
     "hooks",
     "pipelines",
     "azure_pylib",
+    "pyproject.toml",  # with README.md and LICENSE: the tools' distribution
+    "README.md",
+    "LICENSE",
     "CHANGELOG.md",
     "{{cookiecutter.project_slug}}",
 ]
@@ -525,10 +528,12 @@ def make_wheel(folder: Path, name: str, version: str) -> Path:
     return wheel
 
 
-def make_sdist(folder: Path, name: str, version: str) -> Path:
+def make_sdist(
+    folder: Path, name: str, version: str, metadata_version: str = "2.1"
+) -> Path:
     """A minimal sdist: under `name-version/`, the PKG-INFO that twine reads."""
     base = f"{name.replace('-', '_')}-{version}"
-    info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    info = f"Metadata-Version: {metadata_version}\nName: {name}\nVersion: {version}\n"
     sdist = folder / f"{base}.tar.gz"
     with tarfile.open(sdist, "w:gz") as archive:
         for path, text in [("PKG-INFO", info), ("pyproject.toml", "[project]\n")]:

@@ -29,9 +29,9 @@ def index(tmp_path_factory) -> Iterator[IndexServer]:
 
 
 @pytest.fixture(scope="module")
-def feed(index) -> Iterator[Feed]:
-    """The Azure Artifacts stand-in in front of `index`."""
-    with running_feed(index) as feed:
+def feed(index, tmp_path_factory) -> Iterator[Feed]:
+    """The Azure Artifacts stand-in in front of `index`, on pkgs.dev.azure.com."""
+    with running_feed(index, tmp_path_factory.mktemp("network")) as feed:
         yield feed
 
 

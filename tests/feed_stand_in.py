@@ -1,88 +1,139 @@
-"""Azure Artifacts behaviours that pypiserver does not show, on 127.0.0.1.
+"""An Azure Artifacts Python feed on pkgs.dev.azure.com, in front of pypiserver.
 
-`running_feed(index)` is a proxy in front of a pypiserver (tests/index_server.py)
-that answers the way pkgs.dev.azure.com does where pypiserver answers otherwise:
+`running_feed(index, folder)` routes https://pkgs.dev.azure.com on a test
+network (tests/azure_network.py) to a stand-in that stores and serves files
+through a pypiserver (tests/index_server.py) and answers the way Azure
+Artifacts does where pypiserver answers otherwise:
 
-- Missing or bad credentials: Azure DevOps redirects to its sign-in page,
-  `https://spsprodcca1.vssps.visualstudio.com/_signin?realm=...`
-  (frostming/unearth#20), or answers 401 when the request carries
-  `X-TFS-FedAuthRedirect: Suppress` (the header Azure DevOps clients send to
-  get a status instead of the sign-in flow; reference/azure-facts.md). Some
-  endpoints answer HTTP 203 with the HTML sign-in page instead
-  (MicrosoftDocs/vsts-rest-api-specs#97). `signin` picks the answer; None
-  keeps pypiserver's plain 401/403. Any user name goes with a valid token,
-  as on Azure ("user name: any string", Microsoft's pip/twine set-up docs).
+- Azure's paths: `/ORG[/PROJECT]/_packaging/FEED/pypi/simple/...` and
+  `.../pypi/upload/`; another feed's name is a 404 "The feed with ID 'FEED'
+  doesn't exist." (microsoft/azure-pipelines-artifact-caching-tasks#42).
+- Credentials: Basic, any user name with a token the feed knows (`tokens`:
+  its scopes, None for a token acting with its identity's permissions: the job
+  token, an Entra token); "user name: any string" (Microsoft's pip/twine docs).
+  An Entra token from the Azure CLI is taken as the Basic password
+  (microsoft/artifacts-credprovider#596, which passes it so). A token without
+  vso.packaging (reading) or vso.packaging_write (uploading) is refused with
+  401 and TF400813, as the REST API refuses scopes.
+- No credential: 401 with WWW-Authenticate naming the tenant's authority and
+  X-VSS-AuthorizationEndpoint (how microsoft/artifacts-keyring-nofuss finds
+  where to sign in: its _backend._discover). A credential it does not take: a
+  redirect to the sign-in page (frostming/unearth#20), or 203 and the sign-in
+  page (MicrosoftDocs/vsts-rest-api-specs#97) with `signin="203"`; a 401 when
+  the request carries X-TFS-FedAuthRedirect: Suppress.
+- `forbidden`: 403 as for a user without a role on the feed: "User '<id>'
+  lacks permission to complete this action. You need to have 'ReadPackages'."
 - Uploading a file the feed holds, or held before it was deleted: HTTP 409
   `Conflict - The feed 'F' already contains file 'X' in package 'N V'`
   (Azure/azure-sdk-for-python#9286). A deleted version leaves /simple/ but its
   number stays reserved for good (Microsoft's "Delete and recover packages").
-  pypiserver answers twine 400 and forgets deleted files.
-- Uploading a distribution whose metadata is newer than Azure knows: HTTP 400
-  `Bad Request - Metadata version '2.3' is unsupported. Supported versions
-  are: 1.0,1.1,1.2,2.0,2.1.` with the same message in a JSON body
-  (astral-sh/ruff#10378, astral-sh/uv#2414, PyO3/maturin#1993). No public
-  source shows Azure accepting 2.2 or later, so the stand-in refuses them.
+- Metadata newer than Azure knows: HTTP 400 `Bad Request - Metadata version
+  '2.3' is unsupported. Supported versions are: 1.0,1.1,1.2,2.0,2.1.`
+  (astral-sh/ruff#10378, astral-sh/uv#2414, PyO3/maturin#1993).
+- Uploads that fail, one answer per upload of a file, from `upsets` (file-name
+  suffix -> queue): a status answered without storing (429 with Retry-After,
+  as Azure DevOps throttles: Microsoft's "Rate and usage limits"), "stored,
+  then 502", "reset" (the connection closes without an answer), "sign-in" (a
+  token that expired between two files) and "200 page" (a proxy's page, nothing
+  stored). `listing` decides how the project pages answer: "late" lists a new
+  file only seconds after its upload, "sign-in" answers the page with the
+  sign-in redirect, "203" with the sign-in page, "upper md5" lists hashes as
+  MD5 in upper case.
 
-- Azure's paths: `/ORG[/PROJECT]/_packaging/FEED/pypi/simple/...` serve the
-  index when FEED is the feed's name, and otherwise answer 404 with "The feed
-  with ID 'FEED' doesn't exist." (microsoft/azure-pipelines-artifact-caching-tasks#42).
-  `forbidden` answers 403 as for a user without a role on the feed: "User
-  '<id>' lacks permission to complete this action. You need to have
-  'ReadPackages'." (as Azure Artifacts users quote it).
-
-- Uploads that fail, one answer per upload of a file, from `Feed.upsets`
-  (file-name suffix -> queue): a status answered without storing (429 comes
-  with `Retry-After`, as Azure DevOps throttles: Microsoft's "Rate and usage
-  limits" page), "stored, then 502" (the file is kept, the client sees a
-  gateway error), "reset" (the connection closes without an answer),
-  "sign-in" (the redirect to sign in, for a token that expired between two
-  files) and "200 page" (a proxy's HTML page with 200, nothing stored).
-
-`public_index` stands for PyPI: a simple index of the given pages, no password.
-`trickling_server` answers one byte every few seconds, so no per-read timeout
-ever fires; `silent_server` accepts connections and never answers.
+A project pypiserver does not hold is a redirect to PyPI (pypiserver's
+fallback), which pip and uv follow there.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import http.client
 import json
 import re
 import socket
-import ssl
 import threading
-from collections.abc import Callable, Iterator
+import time
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
+from tests.azure_network import Answer, Network, Request, azure_network
+from tests.azure_spec import granted
 from tests.index_server import IndexServer
 
+HOST = "pkgs.dev.azure.com"
 SIGNIN = "https://spsprodcca1.vssps.visualstudio.com/_signin?realm=pkgs.dev.azure.com"
 SIGNIN_PAGE = (
     b"<html><head><title>Azure DevOps Services | Sign In</title></head></html>"
 )
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 HOP_BY_HOP = {"connection", "transfer-encoding", "keep-alive", "content-length"}
 AZURE_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1")
-AZURE_PATH = re.compile(r"^/[^?]+?/_packaging/(?P<feed>[^/]+)/pypi(?P<rest>/.*)$")
+AZURE_PATH = re.compile(
+    r"^/(?P<scope>[^?]+?)/_packaging/(?P<feed>[^/]+)/pypi"
+    r"(?P<rest>/[^?]*)(?P<query>\?.*)?$"
+)
 
 
 @dataclass
 class Feed:
-    """The stand-in: `server` is what clients talk to, `index` stores the files."""
+    """The feed: its address, what it takes and how it misbehaves."""
 
-    server: IndexServer  # same credentials as `index`, root on the stand-in
     index: IndexServer
-    feed_name: str
-    signin: Literal["redirect", "203"] | None
+    network: Network
+    organization: str = "myorg"
+    project: str | None = "myproject"
+    name: str = "python-internal"
+    signin: Literal["redirect", "203"] | None = "redirect"
+    tokens: dict[str, frozenset[str] | None] = field(default_factory=dict)
     reserved: set[str] = field(default_factory=set)
     forbidden: bool = False  # the credential is good, its user has no role
     upsets: dict[str, list[int | str]] = field(default_factory=dict)
     retry_after: str = "1"  # what a planned 429 asks clients to wait
+    listing: str = ""  # "", "late", "sign-in", "203", "upper md5"
+    listing_since: float = 0.0  # when `listing` was set
     posts: list[str] = field(default_factory=list)  # the file of each upload
+    stored_at: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tokens.setdefault(self.index.password, None)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, value)
+        if name == "listing":
+            super().__setattr__("listing_since", time.monotonic())
+
+    def uploaded_since_listing(self) -> bool:
+        return any(when > self.listing_since for when in self.stored_at.values())
+
+    @property
+    def token(self) -> str:
+        """A token that may read and upload: the job token of the pipelines."""
+        return self.index.password
+
+    def url(self, endpoint: str = "simple", user: str = "", token: str = "") -> str:
+        scope = "/".join(
+            quote(p, safe="") for p in (self.organization, self.project) if p
+        )
+        info = f"{user}:{token}@" if token else ""
+        return f"https://{info}{HOST}/{scope}/_packaging/{self.name}/pypi/{endpoint}/"
+
+    @property
+    def simple_url(self) -> str:
+        return self.url("simple")
+
+    @property
+    def upload_url(self) -> str:
+        return self.url("upload")
+
+    def env(self) -> dict[str, str]:
+        return self.network.env()
 
     def upset(self, filename: str) -> int | str | None:
         """The next failure planned for uploads of `filename`, if any."""
@@ -99,12 +150,183 @@ class Feed:
     def holds(self, filename: str) -> bool:
         return filename in self.reserved or (self.index.packages / filename).exists()
 
-    def authorised(self, header: str | None) -> bool:
-        """Basic auth with the token as password; the user name is ignored."""
-        if not header or not header.startswith("Basic "):
-            return False
-        decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
-        return decoded.partition(":")[2] == self.index.password
+    def files(self) -> list[str]:
+        return self.index.files()
+
+    def credential(self, request: Request) -> tuple[str, frozenset[str] | None] | None:
+        """(token, its scopes) of a Basic credential the feed takes, or None."""
+        header = request.headers.get("Authorization") or ""
+        if not header.startswith("Basic "):
+            return None
+        try:
+            decoded = base64.b64decode(header.removeprefix("Basic ")).decode("latin-1")
+        except (binascii.Error, ValueError):
+            return None
+        token = decoded.partition(":")[2]
+        return (token, self.tokens[token]) if token in self.tokens else None
+
+    # -- the app --
+
+    def app(self, request: Request) -> Answer | None:
+        found = AZURE_PATH.match(request.target)
+        scope = "/".join(p for p in (self.organization, self.project) if p)
+        if not found or unquote(found["scope"]) != scope:
+            return error(404, "The resource cannot be found.", "NotFoundException")
+        if "Authorization" not in request.headers:
+            return Answer(
+                401,
+                headers=[
+                    ("WWW-Authenticate", f"Bearer authorization_uri=https://login."
+                     f"microsoftonline.com/{TENANT}, Basic realm=\"{HOST}\""),
+                    ("X-VSS-AuthorizationEndpoint",
+                     f"https://vssps.dev.azure.com/{self.organization}/"),
+                ],
+            )  # fmt: skip
+        known = self.credential(request)
+        if known is None:
+            return self.refuse(request)
+        if unquote(found["feed"]) != self.name:
+            return error(404, f"The feed with ID '{unquote(found['feed'])}' doesn't"
+                         " exist.", "FeedIdNotFoundException")  # fmt: skip
+        uploading = request.method == "POST"
+        needed = ("vso.packaging_write",) if uploading else ("vso.packaging",)
+        if not granted(known[1], needed):
+            return error(
+                401,
+                "TF400813: The user 'c0a8f4e2-1b7d-4f3e-9a6b-2d5e8f1c3b7a' is not"
+                " authorized to access this resource.",
+                "UnauthorizedRequestException",
+            )
+        if self.forbidden:
+            message = (
+                "User 'c0a8f4e2-1b7d-4f3e-9a6b-2d5e8f1c3b7a' lacks permission to"
+                " complete this action. You need to have 'ReadPackages'."
+            )
+            return Answer(403, message.encode(), reason=message)
+        rest = found["rest"] + (found["query"] or "")
+        if uploading:
+            return self.upload(request, rest)
+        return self.read(request, rest)
+
+    def refuse(self, request: Request) -> Answer:
+        if request.headers.get("X-TFS-FedAuthRedirect") == "Suppress":
+            challenge = ("WWW-Authenticate", f'Basic realm="{HOST}"')
+            return Answer(401, headers=[challenge])
+        if self.signin == "203":
+            return Answer(203, SIGNIN_PAGE, [("Content-Type", "text/html")])
+        if self.signin == "redirect":
+            return Answer(302, headers=[("Location", f"{SIGNIN}&path={request.path}")])
+        return Answer(401, headers=[("WWW-Authenticate", f'Basic realm="{HOST}"')])
+
+    def read(self, request: Request, rest: str) -> Answer | None:
+        # A listing that turns into the sign-in page once something was uploaded.
+        page = re.match(r"/simple/[^/]+/", rest) and self.uploaded_since_listing()
+        if page and self.listing == "sign-in":
+            return Answer(302, headers=[("Location", f"{SIGNIN}&path={request.path}")])
+        if page and self.listing == "203":
+            return Answer(203, SIGNIN_PAGE, [("Content-Type", "text/html")])
+        if rest.startswith("/download/"):  # where the pages' links lead
+            return self.forward(
+                request, rest.replace("/download/", "/packages/", 1), b""
+            )
+        answer = self.forward(request, rest, b"")
+        if answer.status == 200 and re.match(r"/simple/[^/]+/", rest):
+            base = request.path.split("/pypi/")[0]
+            links = answer.body.replace(
+                b'href="/packages/', f'href="{base}/pypi/download/'.encode()
+            )
+            answer.body = self.listed(links)
+        return answer
+
+    def listed(self, page: bytes) -> bytes:
+        """The page as `listing` shows it."""
+        text = page.decode()
+        if self.listing == "late":
+            now = time.monotonic()
+            for name, when in self.stored_at.items():
+                if now - when < 3:  # a new file shows after three seconds
+                    text = re.sub(rf"<a [^>]*>{re.escape(name)}</a>", "", text)
+        if self.listing == "upper md5":
+            for name in re.findall(r">([^<]+)</a>", text):
+                path = self.index.packages / name
+                if path.exists():
+                    md5 = hashlib.md5(path.read_bytes()).hexdigest().upper()
+                    text = re.sub(rf"#sha256=[0-9a-f]+(\"[^>]*>{re.escape(name)}<)",
+                                  rf"#MD5={md5}\1", text)  # fmt: skip
+        return text.encode()
+
+    def upload(self, request: Request, rest: str) -> Answer | None:
+        body = request.body
+        filename = uploaded_file(body)
+        if problem := unsupported_metadata(body):
+            return problem
+        if filename and self.holds(filename):
+            form = dict(re.findall(rb'name="(name|version)"\r\n\r\n([^\r]*)', body))
+            package = f"{form[b'name'].decode()} {form[b'version'].decode()}"
+            # requests and twine show the reason phrase: Azure's message is there.
+            reason = (
+                f"Conflict - The feed '{self.name}' already contains file"
+                f" '{filename}' in package '{package}'"
+            )
+            return Answer(409, reason.encode(), reason=reason)
+        self.posts.append(filename)
+        upset = self.upset(filename)
+        if upset == "reset":
+            request.handler.close_connection = True
+            request.handler.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        if upset == "sign-in":  # the token expired between two files
+            return Answer(302, headers=[("Location", f"{SIGNIN}&path=/")])
+        if upset == "200 page":
+            return Answer(200, b"<html>Please sign in</html>")
+        if isinstance(upset, int):
+            retry = [("Retry-After", self.retry_after)] if upset == 429 else []
+            return Answer(upset, b"busy", retry)
+        answer = self.forward(request, "/", body)
+        if 200 <= answer.status < 300:
+            self.stored_at[filename] = time.monotonic()
+        if upset == "stored, then 502":
+            return Answer(502, b"Bad Gateway")
+        return answer
+
+    def forward(self, request: Request, path: str, body: bytes) -> Answer:
+        """pypiserver's answer, the client's own credential replaced by the index's."""
+        upstream = urlsplit(self.index.root)
+        pair = f"{self.index.username}:{self.index.password}"
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in ("host", "authorization", "content-length")
+        }
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        headers["Content-Length"] = str(len(body))
+        connection = http.client.HTTPConnection(
+            upstream.hostname, upstream.port, timeout=60
+        )
+        try:
+            connection.request(request.method, path, body or None, headers)
+            response = connection.getresponse()
+            content = response.read()
+        finally:
+            connection.close()
+        dropped = HOP_BY_HOP - (
+            {"content-length"} if request.method == "HEAD" else set()
+        )
+        passed = [(k, v) for k, v in response.getheaders() if k.lower() not in dropped]
+        return Answer(response.status, content, passed, response.reason)
+
+
+def error(status: int, message: str, type_key: str) -> Answer:
+    """Azure's JSON error body."""
+    body = {"$id": "1", "innerException": None, "message": message,
+            "typeName": f"Microsoft.VisualStudio.Services.WebApi.{type_key}",
+            "typeKey": type_key, "errorCode": 0, "eventId": 3000}  # fmt: skip
+    return Answer(
+        status,
+        json.dumps(body).encode(),
+        [("Content-Type", "application/json")],
+        f"{message} (DevOps Activity ID: {str(uuid.uuid4()).upper()})",
+    )
 
 
 def uploaded_file(body: bytes) -> str:
@@ -113,305 +335,68 @@ def uploaded_file(body: bytes) -> str:
     return found[1].decode() if found else ""
 
 
-def handler_for(feed: Feed) -> type[BaseHTTPRequestHandler]:
-    upstream = urlsplit(feed.index.root)
-    credentials = f"{feed.index.username}:{feed.index.password}"
-    upstream_auth = "Basic " + base64.b64encode(credentials.encode()).decode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # quiet, like pypiserver here
-            pass
-
-        def answer(self, status, reason=None, body=b"", headers=()) -> None:
-            self.send_response(status, reason)
-            for name, value in headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def refuse(self) -> None:
-            suppressed = self.headers.get("X-TFS-FedAuthRedirect") == "Suppress"
-            if feed.signin == "redirect" and not suppressed:
-                self.answer(302, headers=[("Location", f"{SIGNIN}&path={self.path}")])
-            elif feed.signin == "203" and not suppressed:
-                self.answer(
-                    203, body=SIGNIN_PAGE, headers=[("Content-Type", "text/html")]
-                )
-            else:
-                challenge = ("WWW-Authenticate", 'Basic realm="pkgs.dev.azure.com"')
-                self.answer(401, headers=[challenge])
-
-        def conflict(self, body: bytes) -> bool:
-            """Answer 409 as Azure does if the upload in `body` is a held file."""
-            form = dict(re.findall(rb'name="(name|version)"\r\n\r\n([^\r]*)', body))
-            filename = uploaded_file(body)
-            if not filename or not feed.holds(filename):
-                return False
-            package = f"{form[b'name'].decode()} {form[b'version'].decode()}"
-            # requests and twine show the reason phrase: Azure's message is there.
-            self.answer(
-                409,
-                f"Conflict - The feed '{feed.feed_name}' already contains file "
-                f"'{filename}' in package '{package}'",
-            )
-            return True
-
-        def unsupported_metadata(self, body: bytes) -> bool:
-            """Answer 400 as Azure does if the upload's metadata is too new."""
-            found = re.search(rb'name="metadata_version"\r\n\r\n([^\r]*)', body)
-            version = found.group(1).decode() if found else ""
-            if not found or version in AZURE_METADATA_VERSIONS:
-                return False
-            message = (
-                f"Metadata version '{version}' is unsupported. Supported versions "
-                f"are: {','.join(AZURE_METADATA_VERSIONS)}."
-            )
-            exception = "Microsoft.VisualStudio.Services.Packaging.Shared.WebApi"
-            body = json.dumps(
-                {
-                    "$id": "1",
-                    "innerException": None,
-                    "message": message,
-                    "typeName": f"{exception}.Exceptions.InvalidPackageException, "
-                    f"{exception}",
-                    "typeKey": "InvalidPackageException",
-                    "errorCode": 0,
-                    "eventId": 3000,
-                }
-            ).encode()
-            activity = "(DevOps Activity ID: 27498FFA-3436-49CE-B4F4-27A5F86057FE)"
-            json_type = ("Content-Type", "application/json")
-            self.answer(400, f"Bad Request - {message} {activity}", body, [json_type])
-            return True
-
-        def azure_path(self) -> str | None:
-            """The index's path for one of Azure's, or None after a 404."""
-            found = AZURE_PATH.match(self.path)
-            if not found:
-                return self.path
-            if found["feed"] == feed.feed_name:
-                return found["rest"]
-            message = f"The feed with ID '{found['feed']}' doesn't exist."
-            error = {
-                "$id": "1",
-                "message": message,
-                "typeKey": "FeedIdNotFoundException",
-            }
-            body = json.dumps(error).encode()
-            self.answer(404, message, body, [("Content-Type", "application/json")])
-            return None
-
-        def forward(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if not feed.authorised(self.headers.get("Authorization")):
-                return self.refuse()
-            if feed.forbidden:
-                message = (
-                    "User 'c0a8f4e2-1b7d-4f3e-9a6b-2d5e8f1c3b7a' lacks permission to"
-                    " complete this action. You need to have 'ReadPackages'."
-                )
-                return self.answer(403, message, message.encode())
-            path = self.azure_path()
-            if path is None:
-                return
-            self.path = path
-            if self.command == "POST" and (
-                self.unsupported_metadata(body) or self.conflict(body)
-            ):
-                return
-            if self.command == "POST":
-                feed.posts.append(uploaded_file(body))
-            upset = feed.upset(uploaded_file(body)) if self.command == "POST" else None
-            if upset == "reset":
-                self.close_connection = True
-                return self.connection.shutdown(socket.SHUT_RDWR)
-            if upset == "sign-in":  # the token expired between two files
-                return self.answer(302, headers=[("Location", f"{SIGNIN}&path=/")])
-            if upset == "200 page":
-                return self.answer(200, body=b"<html>Please sign in</html>")
-            if isinstance(upset, int):
-                retry = [("Retry-After", feed.retry_after)] if upset == 429 else []
-                return self.answer(upset, body=b"busy", headers=retry)
-            # Header names are case-insensitive: drop the client's own credentials.
-            headers = {
-                k: v
-                for k, v in self.headers.items()
-                if k.lower() not in ("host", "authorization")
-            }
-            headers["Authorization"] = upstream_auth
-            connection = http.client.HTTPConnection(upstream.hostname, upstream.port)
-            try:
-                connection.request(self.command, self.path, body, headers)
-                response = connection.getresponse()
-                content = response.read()
-            finally:
-                connection.close()
-            passed = [
-                (k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP
-            ]
-            if upset == "stored, then 502":
-                return self.answer(502, body=b"Bad Gateway")
-            self.answer(response.status, response.reason, content, passed)
-
-        do_GET = do_HEAD = do_POST = forward
-
-    return Handler
-
-
-def answering_uploads(
-    answer: Callable[
-        [BaseHTTPRequestHandler], tuple[int, list[tuple[str, str]], bytes]
-    ],
-) -> type[BaseHTTPRequestHandler]:
-    """A handler that reads each upload and sends (status, headers, body) that
-    `answer` makes of the request."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, headers, body = answer(self)
-            self.send_response(status)
-            for name, value in [*headers, ("Content-Length", str(len(body)))]:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-    return Handler
-
-
-@contextmanager
-def serving(
-    handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
-) -> Iterator[str]:
-    """`handler` on a free loopback port, stopped on exit; its root URL
-    (http:// also when `tls` wraps it: the caller names the scheme)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    if tls:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def public_index(pages: dict[str, list[str]]) -> Iterator[str]:
-    """A simple index whose project pages link the given file names; its URL."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            name = self.path.strip("/").removeprefix("simple/")
-            if name not in pages:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            links = "".join(
-                f'<a href="/files/{file}">{file}</a>' for file in pages[name]
-            )
-            body = f"<html><body>{links}</body></html>".encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    with serving(Handler) as root:
-        yield f"{root}/simple/"
+def unsupported_metadata(body: bytes) -> Answer | None:
+    """Azure's 400 for an upload whose metadata is too new, if it is."""
+    found = re.search(rb'name="metadata_version"\r\n\r\n([^\r]*)', body)
+    version = found.group(1).decode() if found else ""
+    if not found or version in AZURE_METADATA_VERSIONS:
+        return None
+    message = (
+        f"Metadata version '{version}' is unsupported. Supported versions "
+        f"are: {','.join(AZURE_METADATA_VERSIONS)}."
+    )
+    return error(400, message, "InvalidPackageException")
 
 
 @contextmanager
 def running_feed(
-    index: IndexServer,
-    *,
-    feed_name: str = "python-internal",
-    signin: Literal["redirect", "203"] | None = "redirect",
+    index: IndexServer, folder: Path, **settings: object
 ) -> Iterator[Feed]:
-    """Serve `index` the way Azure Artifacts would, on a free loopback port."""
-    feed = Feed(index, index, feed_name, signin)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(feed))
-    feed.server = replace(index, root=f"http://127.0.0.1:{server.server_port}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    """The feed on pkgs.dev.azure.com of a network of its own."""
+    with azure_network(folder) as network:
+        feed = Feed(index, network, **settings)  # type: ignore[arg-type]
+        network.route(HOST, feed.app)
         yield feed
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-@contextmanager
-def trickling_server(interval: float = 1.0) -> Iterator[str]:
-    """A server that answers any request one byte every `interval` seconds."""
-    stopped = threading.Event()
+def trickle(request: Request, interval: float = 1.0) -> None:
+    """Answers one byte every `interval` seconds, so no per-read timeout fires."""
+    handler = request.handler
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"." * 100000
-
-    def trickle(connection: socket.socket) -> None:
-        with connection:
-            connection.recv(65536)
-            for byte in answer:
-                if stopped.wait(interval):
-                    return
-                try:
-                    connection.sendall(bytes([byte]))
-                except OSError:
-                    return
-
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        listener.settimeout(0.2)
-
-        def accept() -> None:
-            while not stopped.is_set():
-                try:
-                    connection, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                threading.Thread(
-                    target=trickle, args=(connection,), daemon=True
-                ).start()
-
-        thread = threading.Thread(target=accept, daemon=True)
-        thread.start()
+    handler.close_connection = True
+    for byte in answer:
         try:
-            yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
-        finally:
-            stopped.set()
-            thread.join()
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+        except OSError:
+            return
+        time.sleep(interval)
 
 
-@contextmanager
-def silent_server() -> Iterator[str]:
-    """A port that takes connections (the kernel's backlog) and never answers."""
-    with socket.create_server(("127.0.0.1", 0), backlog=16) as listener:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+def hold(request: Request) -> None:
+    """Takes the request and answers nothing for a minute."""
+    request.handler.close_connection = True
+    threading.Event().wait(60)
 
 
-@contextmanager
-def failing_server(status: int, body: bytes = b"upstream failed") -> Iterator[str]:
-    """A server that answers every request with `status`; its URL."""
+def answering(status: int, body: bytes = b"", headers: list | None = None):
+    """An app that answers every request with `status` and `body`."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
+    def app(request: Request) -> Answer:
+        return Answer(status, body, list(headers or []))
 
-        def answer(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    return app
 
-        do_GET = do_POST = answer
 
-    with serving(Handler) as root:
-        yield f"{root}/upload/"
+def public_index(pages: dict[str, list[str]]):
+    """PyPI's stand-in (route it at pypi.org): a simple index whose project
+    pages link the given file names."""
+
+    def app(request: Request) -> Answer:
+        name = request.path.strip("/").removeprefix("simple/")
+        if name not in pages:
+            return Answer(404)
+        links = "".join(f'<a href="/files/{file}">{file}</a>' for file in pages[name])
+        return Answer(200, f"<html><body>{links}</body></html>".encode())
+
+    return app

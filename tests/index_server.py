@@ -7,7 +7,10 @@ upstream source. Each server is started and stopped by the test that uses it.
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
+import tempfile
 import secrets
 import socket
 import subprocess
@@ -23,6 +26,27 @@ from passlib.apache import HtpasswdFile
 
 PYPI = "https://pypi.org/simple/"
 STARTUP_TIMEOUT = 20.0
+TEMPLATE = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def template_tools() -> Path:
+    """The wheel of the template's tools, cookiecutter-azure-pylib, as the
+    template's release publishes it to the feed: built once by each process."""
+    folder = Path(tempfile.mkdtemp(prefix="template-tools-"))
+    build = [
+        sys.executable,
+        "-m",
+        "hatchling",
+        "build",
+        "-t",
+        "wheel",
+        "-d",
+        str(folder),
+    ]
+    subprocess.run(build, cwd=TEMPLATE, check=True, capture_output=True)
+    (wheel,) = folder.glob("*.whl")
+    return wheel
 
 
 @dataclass(frozen=True)
@@ -46,8 +70,10 @@ class IndexServer:
         return f"http://{self.username}:{self.password}@{host}/simple/"
 
     def files(self) -> list[str]:
-        """Names of the distribution files the index holds."""
-        return sorted(path.name for path in self.packages.iterdir())
+        """Names of the distribution files the index holds, but the template's
+        tools (template_tools)."""
+        tools = template_tools().name
+        return sorted(p.name for p in self.packages.iterdir() if p.name != tools)
 
     def files_holding_the_password(self, *folders: Path) -> list[str]:
         """Every file below `folders` that contains the password."""
@@ -98,11 +124,14 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def running_index_server(
-    workdir: Path, *, fallback_to_pypi: bool = True
+    workdir: Path, *, fallback_to_pypi: bool = True, tools: bool = True
 ) -> Iterator[IndexServer]:
-    """Start pypiserver on a free loopback port; stop it on exit."""
+    """Start pypiserver on a free loopback port; stop it on exit. With `tools`,
+    it holds the template's tools, as a feed does once the template is released."""
     packages = workdir / "index-packages"
     packages.mkdir(parents=True)
+    if tools:
+        shutil.copy2(template_tools(), packages)
     username, password = "build", secrets.token_urlsafe(24)
     htpasswd = HtpasswdFile(str(workdir / "index-htpasswd"), new=True)
     htpasswd.set_password(username, password)

@@ -2,13 +2,28 @@
 
 Stages, jobs and steps run in order, each job in a fresh clone of the
 repository at the simulated ref; `condition:` expressions are evaluated
-(the subset the template uses); `$(...)` macros are expanded and
-`##vso[task.setvariable]` lines printed by a step set variables for the steps
-after it (an empty value empties the variable, microsoft/azure-pipelines-tasks
-#10095), and `##vso[task.prependpath]` puts a folder first on their PATH, as on
-a real agent. Scripts run with bash, with Azure's variables in
-the environment (TF_BUILD, BUILD_SOURCEBRANCH, ...). Tasks are replaced by
-their local equivalents, each checking the inputs it is given:
+(the subset the template uses); step templates of the repository itself
+(`- template: pipelines/prepare.yml`) and of `extends` are expanded; `$(...)`
+macros are expanded and `##vso[task.setvariable]` lines printed by a step set
+variables for the steps after it (an empty value empties the variable,
+microsoft/azure-pipelines-tasks#10095), and `##vso[task.prependpath]` puts a
+folder first on their PATH, as on a real agent.
+
+Scripts run as the agent runs them: the CmdLine task is a Node process whose
+environment holds Azure's variables (TF_BUILD, BUILD_SOURCEBRANCH, ...) and
+the system connection with the job token, which the agent adds to every task
+(microsoft/azure-pipelines-agent: TaskRunner.cs "Add the system endpoint",
+Handlers/Handler.cs AddEndpointsToEnvironment: ENDPOINT_AUTH_SYSTEMVSSCONNECTION
+and ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN). The task removes
+ENDPOINT_AUTH_* and SECRET_* from process.env (microsoft/azure-pipelines-task-lib:
+node/internal.ts _loadData), not from the process's initial environment: bash
+and whatever it starts do not inherit them, but /proc/<pid>/environ of the task
+process still shows them to any process of the same user. Here a small Python
+process stands for the Node one and does the same. The agent's user has
+passwordless sudo, as on Microsoft-hosted images: `sudo` here is runuser's.
+Machines reach Azure's names through the test's network (tests/azure_network.py).
+
+Tasks are replaced by their local equivalents, each checking the inputs it is given:
 
 - checkout: a clone of the repository with the step's fetchDepth/fetchTags
   (Azure's defaults for new pipelines otherwise: depth 1, no tags), in
@@ -16,12 +31,13 @@ their local equivalents, each checking the inputs it is given:
   checkouts must name it for each); its remote is the repository itself, so
   a push from the job lands there (persistCredentials: nothing to sign in to);
 - UsePythonVersion@0: the running interpreter, in a virtual environment that
-  stands in for the agent's tool cache (another version is an error);
-- PipAuthenticate@1: PIP_INDEX_URL for a local password-protected index,
-  after checking that the feed it is given is the one in pyproject.toml;
-- the job token, $(System.AccessToken): that index's password, a secret, so
-  scripts get it only through a step's `env:`; the feed's upload URL, which
-  the noxfile derives from pyproject.toml, stands in as TWINE_REPOSITORY_URL;
+  stands in for the agent's tool cache, laid out as the task lays it out
+  (Agent.ToolsDirectory/Python/X.Y.Z/x64); another version is an error;
+- PipAuthenticate@1: PIP_INDEX_URL with the job token for the feed it names,
+  at https://pkgs.dev.azure.com, after checking that it is the feed of
+  pyproject.toml;
+- the job token, $(System.AccessToken): a token the feed stand-in takes, a
+  secret, so scripts get it only through a step's `env:`;
 - Cache@2: the cached folder lives in Pipeline.Workspace, which outlives the
   job like a restored cache; its path must be the variable pip or uv reads.
   The task creates no folder: after a job that succeeded, its post-job save
@@ -37,8 +53,9 @@ Matrix legs for other Pythons than the running one are listed as not run.
 from __future__ import annotations
 
 import glob
-import hashlib
+import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -53,7 +70,8 @@ from typing import Any
 import yaml
 
 from tests.azure_network import Network
-from tests.index_server import IndexServer, isolated_environment
+from tests.feed_stand_in import Feed
+from tests.index_server import isolated_environment
 
 STEP_TIMEOUT = 600
 RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -69,6 +87,28 @@ MACRO = re.compile(r"\$\(([A-Za-z0-9_.]+)\)")
 SECRET_VARIABLES = {"System.AccessToken"}
 # Variables of pip and uv that a Cache@2 path may point to.
 CACHE_VARIABLES = ("PIP_CACHE_DIR", "UV_CACHE_DIR")
+# The CmdLine task's Node process, as task-lib starts it: the secrets leave
+# process.env, which bash inherits, and stay in the initial environment.
+TASK_PROCESS = """\
+import os, subprocess, sys
+for name in [n for n in os.environ if n.startswith(("ENDPOINT_AUTH_", "SECRET_"))]:
+    del os.environ[name]
+sys.exit(subprocess.run(sys.argv[1:]).returncode)
+"""
+# sudo as the agent's user has it on Microsoft-hosted images: no password.
+SUDO = """\
+#!/bin/bash
+user=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -u) user=$2; shift 2 ;;
+    --) shift; break ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+if [ -n "$user" ]; then exec runuser -u "$user" -- "$@"; else exec "$@"; fi
+"""
 
 
 class PipelineError(Exception):
@@ -244,14 +284,10 @@ class LocalAgent:
     """
 
     repository: Path
-    index: IndexServer
+    feed: Feed | None  # what PipAuthenticate names, and the job token is for
     workspace: Path
-    # What the job token and the feed's upload URL stand for, when not `index`.
-    upload_index: IndexServer | None = None
     # Repositories that `resources.repositories` may name, for templates.
     templates: TemplateSource | None = None
-    # The network the agent's machine is on: Azure's names reach the stand-ins.
-    network: Network | None = None
     team_project: str = "myproject"  # System.TeamProject
     organization: str = "myorg"  # in System.CollectionUri
     repository_name: str = "my-shared-utils"  # Build.Repository.Name
@@ -287,7 +323,13 @@ class LocalAgent:
         self.resources = {r["repository"]: r for r in repositories}
         if "extends" in pipeline:
             pipeline = expand_pipeline(pipeline, self.templates or TemplateSource({}))
+        else:  # templates of the pipeline's own repository, beside it
+            own = FileTemplates(pipeline_file.parent)
+            pipeline = expand_references(pipeline, own, ("self", ""), "x.yml")
         pipeline.pop("resources", None)
+        if "steps" in pipeline:  # one job, in one stage, as Azure names them
+            job = {"job": "Job", "steps": pipeline.pop("steps")}
+            pipeline["stages"] = [{"stage": "__default", "jobs": [job]}]
         known = {"trigger", "pr", "schedules", "variables", "pool", "stages"}
         unsupported = set(pipeline) - known
         if unsupported:
@@ -318,6 +360,15 @@ class LocalAgent:
                     )
                     rows.append(("step", job["job"], str(step_runs), repr(step)))
         return rows
+
+    @property
+    def network(self) -> Network | None:
+        return self.feed.network if self.feed else None
+
+    @property
+    def token(self) -> str:
+        """The job token, $(System.AccessToken)."""
+        return self.feed.token if self.feed else "no-job-token-in-this-run"
 
     @property
     def artifacts(self) -> Path:
@@ -371,6 +422,23 @@ class LocalAgent:
         for name in runnable:
             yield f"{job['job']} {name}", job, legs[name]
 
+    def hosted_tools(self) -> Path:
+        """What a Microsoft-hosted image has on PATH that this machine may lack:
+        sudo. The workspace is open to the image's other users, as /home/vsts is."""
+        folder = self.workspace.parent / "_hosted"
+        if not (folder / "sudo").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "sudo").write_text(SUDO)
+            (folder / "sudo").chmod(0o755)
+            # pytest makes its folders private, and the interpreter that stands
+            # for the tool cache's may live in root's home: open them to be
+            # passed through, as the image's /opt/hostedtoolcache is.
+            real = Path(sys.executable).resolve()
+            for parent in [*folder.parents, *real.parents]:
+                if parent.stat().st_uid == os.geteuid():
+                    parent.chmod(parent.stat().st_mode | 0o001)
+        return folder
+
     def predefined(self, build: Build) -> dict[str, str]:
         sources = self.workspace / "s"
         return {
@@ -382,6 +450,7 @@ class LocalAgent:
             "System.DefaultWorkingDirectory": str(sources),
             "Pipeline.Workspace": str(self.workspace),
             "Agent.TempDirectory": str(self.workspace / "_temp"),
+            "Agent.ToolsDirectory": str(self.workspace.parent / "_tool"),
             "Agent.OS": "Linux",
             "System.TeamProject": self.team_project,
             "System.CollectionUri": f"https://dev.azure.com/{self.organization}/",
@@ -562,9 +631,11 @@ class JobRun:
             raise PipelineError(
                 f"UsePythonVersion {spec!r}: only Python {RUNNING_PYTHON} runs here"
             )
-        tool = self.agent.workspace.parent / "_tool" / f"Python{RUNNING_PYTHON}"
+        tools = Path(self.variables["Agent.ToolsDirectory"])
+        tool = tools / "Python" / platform.python_version() / "x64"
         if not (tool / "bin" / "python").exists():
             venv.create(tool, with_pip=True)
+            (tool.parent / "x64.complete").touch()
         self.path.insert(0, str(tool / "bin"))
         return f"Python {RUNNING_PYTHON} from {tool}"
 
@@ -591,8 +662,15 @@ class JobRun:
         return f"{cached[inputs['path']]} = {inputs['path']} kept between jobs"
 
     def expected_artifact_feed(self) -> str:
+        """The feed of the library's pyproject.toml, or for the template's own
+        repository the one its cookiecutter.json's defaults name."""
         pyproject = tomllib.loads((self.library / "pyproject.toml").read_text())
-        feed = pyproject["tool"]["azure-artifacts"]
+        feed = pyproject.get("tool", {}).get("azure-artifacts")
+        if feed is None:
+            defaults = json.loads((self.library / "cookiecutter.json").read_text())
+            scoped = defaults["feed_scope"][0] == "project"
+            feed = {"feed": defaults["feed_name"]}
+            feed |= {"project": defaults["azure_project"]} if scoped else {}
         return (
             f"{feed['project']}/{feed['feed']}" if "project" in feed else feed["feed"]
         )
@@ -605,10 +683,12 @@ class JobRun:
                 f"PipAuthenticate artifactFeeds {inputs.get('artifactFeeds')!r}, "
                 f"pyproject.toml says {self.expected_artifact_feed()!r}"
             )
-        url = self.agent.index.authenticated_simple_url
-        # An index at one of Azure's paths gets the feed the task names, as
-        # PipAuthenticate resolves it: a feed that is not there answers 404.
+        if self.agent.feed is None:
+            raise PipelineError("PipAuthenticate@1 needs a feed stand-in")
+        # The feed the task names, as PipAuthenticate resolves it: a feed that
+        # is not there answers 404.
         named = inputs["artifactFeeds"].rpartition("/")[2]
+        url = self.agent.feed.url("simple", "build", self.agent.token)
         url = re.sub(r"/_packaging/[^/]+/pypi/", f"/_packaging/{named}/pypi/", url)
         self.variables["PIP_INDEX_URL"] = url
         return f"PIP_INDEX_URL set for {inputs['artifactFeeds']}"
@@ -708,13 +788,17 @@ class JobRun:
         working_directory: str | None = None,
     ) -> str:
         script_file = self.temp / "script.sh"
-        upload = self.agent.upload_index or self.agent.index
-        variables = {**self.variables, "System.AccessToken": upload.password}
+        token = self.agent.token
+        variables = {**self.variables, "System.AccessToken": token}
         script_file.write_text(expand(script, variables))
+        connection = {"parameters": {"AccessToken": token}, "scheme": "OAuth"}
         env = isolated_environment(
             TF_BUILD="True",
-            PATH=os.pathsep.join(self.path),
-            TWINE_REPOSITORY_URL=upload.upload_url,  # stands in for pkgs.dev.azure.com
+            PATH=os.pathsep.join([str(self.agent.hosted_tools()), *self.path]),
+            ENDPOINT_URL_SYSTEMVSSCONNECTION=self.variables["System.CollectionUri"],
+            ENDPOINT_AUTH_SYSTEMVSSCONNECTION=json.dumps(connection),
+            ENDPOINT_AUTH_SCHEME_SYSTEMVSSCONNECTION="OAuth",
+            ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=token,
             **(self.agent.network.env() if self.agent.network else {}),
             **{
                 environment_name(k): expand(v, variables)
@@ -725,8 +809,9 @@ class JobRun:
         )
         env.pop("CI", None)  # Azure sets TF_BUILD, not CI
         # Azure runs inline scripts like this: no -e, the last command's status counts.
+        task = [sys.executable, "-c", TASK_PROCESS]
         completed = subprocess.run(
-            ["bash", "--noprofile", "--norc", str(script_file)],
+            [*task, "bash", "--noprofile", "--norc", str(script_file)],
             cwd=(
                 expand(working_directory, variables)
                 if working_directory
@@ -752,46 +837,54 @@ class JobRun:
         return completed.stdout
 
 
-# A test for the library under test: it fails if the secret whose SHA-256 it
-# holds is in its environment, or in that of any process that started it
-# (`unset` in a script leaves the script's own /proc/PID/environ as it was).
+# A test for the library under test: it fails if it finds the secret (which it
+# holds reversed, in hexadecimal, so no file of the repository shows it) in its
+# environment, in that of any process that started it (`unset` in a script
+# leaves the script's own /proc/PID/environ as it was), or in any file it can
+# read below the agent's work folder or its HOME.
 SECRET_PROBE = """\
-import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
-SECRET_SHA256 = "{digest}"
-LENGTH = {length}
+SECRET = bytes.fromhex(
+    "{hidden}"
+)[::-1]
 
 
-def environments():
-    yield "this process", "\\0".join(f"{{k}}={{v}}" for k, v in os.environ.items())
+def environments() -> Iterator[tuple[str, bytes]]:
+    own = [f"{{k}}={{v}}".encode() for k, v in os.environ.items()]
+    yield "this process", b"\\0".join(own)
     pid = os.getppid()
     for _ in range(64):
         try:
-            yield f"process {{pid}}", Path(f"/proc/{{pid}}/environ").read_text()
+            yield f"process {{pid}}", Path(f"/proc/{{pid}}/environ").read_bytes()
             stat = Path(f"/proc/{{pid}}/stat").read_text()
             pid = int(stat.rsplit(")", 1)[1].split()[1])  # the parent's pid
         except (OSError, ValueError, IndexError):
             return
 
 
-def holds_secret(text):
-    return any(
-        hashlib.sha256(text[i : i + LENGTH].encode()).hexdigest() == SECRET_SHA256
-        for i in range(len(text) - LENGTH + 1)
-    )
+def files() -> Iterator[tuple[str, bytes]]:
+    work = Path.cwd().parent.parent  # the agent's work folder: _work/1/s
+    for root in {{work, Path.home()}}:
+        for path in root.rglob("*"):
+            try:
+                if path.is_file() and path.stat().st_size < 1_000_000:
+                    yield str(path), path.read_bytes()
+            except OSError:
+                continue
 
 
-def test_the_feed_token_is_out_of_reach():
-    assert [name for name, text in environments() if holds_secret(text)] == []
+def test_the_feed_token_is_out_of_reach() -> None:
+    assert [name for name, data in environments() if SECRET in data] == []
+    assert [name for name, data in files() if SECRET in data] == []
 """
 
 
 def secret_probe(secret: str) -> str:
-    """SECRET_PROBE for `secret`, which it names only by its hash."""
-    digest = hashlib.sha256(secret.encode()).hexdigest()
-    return SECRET_PROBE.format(digest=digest, length=len(secret))
+    """SECRET_PROBE for `secret`, which it holds reversed, in hexadecimal."""
+    return SECRET_PROBE.format(hidden=secret.encode()[::-1].hex())
 
 
 def job_variables(
@@ -838,6 +931,16 @@ def git(cwd: Path, *arguments: str) -> str:
 # --- templates: extends, template references, repository resources ---------
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+@dataclass
+class FileTemplates:
+    """Template files of the pipeline's own repository, beside the pipeline file."""
+
+    root: Path
+
+    def read(self, name: str, ref: str, path: str) -> Any:
+        return yaml.safe_load((self.root / path).read_text(encoding="utf-8"))
 
 
 @dataclass

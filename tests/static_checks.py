@@ -35,8 +35,9 @@ from validate_pyproject import api as validate_pyproject_api
 
 from tests.baking import BakedProject
 
-# Jinja delimiters or a cookiecutter variable left in a generated file.
-UNRENDERED = re.compile(r"\{\{|\{%|\{#|cookiecutter\.")
+# Jinja delimiters or a cookiecutter variable left in a generated file; Azure
+# Pipelines' own template expressions, ${{ ... }}, belong in pipeline files.
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.")
 
 
 def check_fully_rendered(project: BakedProject) -> None:

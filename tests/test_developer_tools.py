@@ -30,16 +30,34 @@ ACCEPTED_REPO_REVIEW_FAILURES = {
 }  # fmt: skip
 
 
-def test_pre_commit_installs_the_versions_of_the_dependency_groups(default_project):
+def test_pre_commit_runs_the_nox_sessions_with_the_pinned_nox(default_project):
+    """The same tools at the same versions as `nox` and the pipeline, mypy with
+    the project's dependencies: the hooks are the nox sessions."""
     config = yaml.safe_load(default_project.read(".pre-commit-config.yaml"))
-    groups = default_project.pyproject["dependency-groups"]
-    tools = [*groups["lint"], groups["typecheck"][0], *groups["test"]]
+    ci = default_project.pyproject["dependency-groups"]["ci"]
+    pins = [pin for pin in ci if pin.startswith(("nox==", "uv=="))]
 
     (local,) = config["repos"]
     assert local["repo"] == "local"
+    assert [hook["entry"] for hook in local["hooks"]] == [
+        "nox -s lint",
+        "nox -s typecheck",
+    ]
     for hook in local["hooks"]:
         assert hook["language"] == "python"
-        assert hook["additional_dependencies"] == tools, hook["id"]
+        assert hook["additional_dependencies"] == pins, hook["id"]
+        assert hook["pass_filenames"] is False
+
+
+def test_every_tool_of_the_dependency_groups_is_pinned_exactly(default_project):
+    groups = default_project.pyproject["dependency-groups"]
+    pins = [
+        pin.split(";")[0]
+        for group in groups.values()
+        for pin in group
+        if isinstance(pin, str)
+    ]
+    assert pins and all(re.fullmatch(r"[a-z0-9-]+(\[\w+\])?==[\d.]+", p) for p in pins)
 
 
 @pytest.fixture(scope="module", params=[{}, EVERYTHING_ON], ids=["defaults", "all"])
@@ -77,7 +95,24 @@ def test_pyroma_finds_nothing_but_the_licence_classifier_pep_639_rules_out(baked
 
 @pytest.mark.slow
 def test_pre_commit_runs_every_hook_with_tools_from_the_index_only(tmp_path: Path):
+    """With a dependency of the library's own, as soon as it has one, the hooks
+    pass exactly where `nox` does."""
     project = bake(tmp_path / "bake")
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "dependencies = []", 'dependencies = ["packaging>=24"]'
+        )
+    )
+    module = project.path / "src" / project.package / "versions.py"
+    module.write_text(
+        '"""Versions."""\n\nfrom packaging.version import Version\n\n\n'
+        "def newest(*versions: str) -> str:\n"
+        '    """The newest of `versions`."""\n'
+        "    return str(max(map(Version, versions)))\n"
+    )
+    project.git("add", "--all")
+    project.git("commit", "--quiet", "-m", "A dependency")
     env = isolated_environment(
         PIP_INDEX_URL="https://pypi.org/simple/",
         PRE_COMMIT_HOME=str(tmp_path / "pre-commit"),
@@ -92,5 +127,5 @@ def test_pre_commit_runs_every_hook_with_tools_from_the_index_only(tmp_path: Pat
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    for hook in ("black", "flake8", "mypy"):
+    for hook in (r"nox -s lint \(black, flake8\)", r"nox -s typecheck \(mypy\)"):
         assert re.search(rf"^{hook}\.+Passed$", result.stdout, re.MULTILINE), hook

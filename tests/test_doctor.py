@@ -1,6 +1,11 @@
-"""`nox -s doctor` (tools/feed_doctor.py of a baked project) against the feed
-stand-in: each cause of "pip cannot use the feed" is named, alone, with its
-fix; with everything right the doctor exits 0. The password is never shown."""
+"""The feed doctor: `python -m azure_pylib doctor`, the template's machinery,
+tested here once against the feed stand-in at https://pkgs.dev.azure.com, and
+PyPI's stand-in at https://pypi.org; `nox -s doctor` of a baked library when
+the feed does not answer.
+
+Each cause of trouble is named alone, with its fix, one line each; the exit
+status is 0 only when nothing needs fixing; no line holds a credential.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.baking import BakedProject, bake, load_module, make_wheel
-from tests.feed_stand_in import Feed, public_index, running_feed, silent_server
+from azure_pylib import doctor as doctor_module
+from tests.azure_stand_in import entra_token
+from tests.baking import TEMPLATE, BakedProject, bake, make_wheel
+from tests.feed_stand_in import HOST, Feed, answering, hold, public_index, running_feed
 from tests.index_server import running_index_server
 
-FEED_PATH = "myorg/myproject/_packaging/python-internal/pypi"
+THEIRS = "my_shared_utils-9.0.0-py3-none-any.whl"
 
 
 @pytest.fixture(scope="module")
@@ -25,84 +32,79 @@ def project(tmp_path_factory) -> BakedProject:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, project: BakedProject) -> Iterator[Feed]:
-    """The feed with PyPI as its upstream, holding a first version of the library."""
+    """The feed with PyPI as its upstream, holding a first version of the library;
+    PyPI's stand-in knows no package of the library's name."""
     folder = tmp_path_factory.mktemp("index")
-    with running_index_server(folder) as index, running_feed(index) as feed:
-        make_wheel(index.packages, project.distribution, "0.1.0")
-        yield feed
+    with running_index_server(folder) as index:
+        with running_feed(index, folder / "network") as feed:
+            make_wheel(index.packages, project.distribution, "0.1.0")
+            feed.network.route("pypi.org", public_index({}))
+            yield feed
 
 
 @pytest.fixture
 def feed(served: Feed) -> Iterator[Feed]:
-    """That feed, its user's role restored after each test."""
+    """That feed, as it was, after each test."""
     yield served
-    served.forbidden = False
+    served.forbidden, served.signin = False, "redirect"
+    served.network.route(HOST, served.app)
 
 
-def simple_url(feed: Feed, name: str = "python-internal") -> str:
-    return f"{feed.server.root}/{FEED_PATH.replace('python-internal', name)}/simple/"
-
-
-def doctor(
-    project: BakedProject, feed: Feed, *arguments: str, pypi: str = "", **env: str
-) -> tuple[int, list[str]]:
-    """Exit status and problem lines of `python tools/feed_doctor.py`, on a
-    machine whose pip settings are these variables only (no keyring on PATH)."""
+def doctor(project: BakedProject, feed: Feed, *arguments: str, **env: str):
+    """Exit status and problem lines of `python -m azure_pylib doctor`, on a
+    machine whose pip settings are these variables only (no keyring route)."""
     environment = {
         "HOME": str(project.path.parent / "home"),
         "PATH": os.pathsep.join(["/usr/bin", "/bin"]),
         "PIP_CONFIG_FILE": os.devnull,
+        "PYTHONPATH": str(TEMPLATE),
+        **feed.env(),
         **env,
     }
-    if "--feed-url" not in arguments and "--pipeline" not in arguments:
-        arguments += ("--feed-url", simple_url(feed))  # else PipAuthenticate's
-    with public_index({}) as no_public_package:  # PyPI's stand-in
-        arguments += ("--pypi-url", pypi or no_public_package)
-        result = subprocess.run(
-            [sys.executable, "tools/feed_doctor.py", *arguments],
-            cwd=project.path, env=environment, capture_output=True, text=True,
-            timeout=120,
-        )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "azure_pylib", "doctor", *arguments],
+        cwd=project.path, env=environment, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
     printed = result.stdout + result.stderr
-    assert feed.index.password not in printed
-    assert "Traceback" not in printed
+    for secret in {feed.token, *(v for v in env.values() if "pat" in v.lower())}:
+        assert secret not in printed
+    assert "Traceback" not in printed, printed
     problems = ("FIX", "##vso[task.logissue type=error]")
-    return result.returncode, [
-        line for line in printed.splitlines() if line.startswith(problems)
-    ]
+    result.problems = [ln for ln in printed.splitlines() if ln.startswith(problems)]
+    result.lines = printed.splitlines()
+    return result
 
 
-def pat_index(feed: Feed, password: str | None = None, name: str = "python-internal"):
-    host = simple_url(feed, name).removeprefix("http://")
-    return f"http://build:{password or feed.index.password}@{host}"
+def pat_index(feed: Feed, password: str | None = None, name: str = "") -> str:
+    url = feed.url("simple", "build", password or feed.token)
+    return url.replace("/python-internal/", f"/{name}/") if name else url
 
 
 def everything_right(feed: Feed) -> dict[str, str]:
-    return {"PIP_INDEX_URL": pat_index(feed), "TWINE_PASSWORD": feed.index.password}
+    return {"PIP_INDEX_URL": pat_index(feed), "TWINE_PASSWORD": feed.token}
 
 
-def test_with_everything_right_the_doctor_exits_0(project, feed):
-    assert doctor(project, feed, **everything_right(feed)) == (0, [])
+def test_with_everything_right_the_doctor_exits_0_and_says_who_it_asked_as(
+    project, feed
+):
+    result = doctor(project, feed, **everything_right(feed))
+
+    assert (result.returncode, result.problems) == (0, [])
+    assert "ok  identity: asks the feed as the token in pip's index URL" in result.lines
+    assert "ok  feed: answers the token in pip's index URL" in result.lines
 
 
 @pytest.mark.parametrize(
     ("cause", "expected"),
     [
-        # No index means no PAT either: the keyring would be the only route.
-        (
-            "no index",
-            [
-                "pip: uses PyPI",
-                "uv: no index",
-                "keyring: the keyring command is missing",
-                "feed: not asked",
-            ],
-        ),
+        ("no index", ["pip: uses PyPI", "uv: no index"]),
         ("an extra index", ["pip: a second index, https://pypi.org/simple/"]),
         ("uv's own other index", ["uv: uses https://pypi.org/simple/, not the feed"]),
-        ("an expired PAT", ["feed: the feed refused the PAT in pip's index URL"
-                            " (HTTP 302, the sign-in page)"]),  # fmt: skip
-        ("no publishing token", ["publish: the keyring command is missing"]),
+        ("an expired PAT", ["feed: the feed refused the token in pip's index URL"
+                            " (the sign-in page, HTTP 302)"]),  # fmt: skip
+        ("no publishing token", ["publish: artifacts-keyring is not installed here:"
+                                 " sign in with `az login`"]),  # fmt: skip
     ],
 )
 def test_each_cause_is_named_alone_with_its_fix(project, feed, cause, expected):
@@ -114,48 +116,49 @@ def test_each_cause_is_named_alone_with_its_fix(project, feed, cause, expected):
     elif cause == "uv's own other index":
         env["UV_DEFAULT_INDEX"] = "https://pypi.org/simple/"
     elif cause == "an expired PAT":
-        env["PIP_INDEX_URL"] = pat_index(feed, password="expired-token-Pq7rS9tU")
+        env["PIP_INDEX_URL"] = pat_index(feed, password="expired-pat-Pq7rS9tU")
     elif cause == "no publishing token":
         del env["TWINE_PASSWORD"]
 
-    status, fixes = doctor(project, feed, **env)
+    result = doctor(project, feed, **env)
 
-    assert status == 1
-    assert len(fixes) == len(expected), fixes
-    for fix, start in zip(fixes, expected):
-        assert fix.startswith(f"FIX {start}"), fixes
+    assert result.returncode == 1
+    assert len(result.problems) == len(expected), result.problems
+    for fix, start in zip(result.problems, expected):
+        assert fix.startswith(f"FIX {start}"), result.problems
 
 
-def test_a_sign_in_page_with_203_is_a_refused_credential(project, tmp_path):
-    with running_index_server(tmp_path / "index") as index:
-        with running_feed(index, signin="203") as feed:
-            env = {"PIP_INDEX_URL": pat_index(feed, "expired-token-Pq7rS9tU")}
-            _, fixes = doctor(project, feed, TWINE_PASSWORD="x", **env)
+def test_a_sign_in_page_with_203_is_a_refused_credential(project, feed):
+    feed.signin = "203"
+    env = {"PIP_INDEX_URL": pat_index(feed, "expired-pat-Pq7rS9tU")}
 
-    assert [fix.split(" (")[0] for fix in fixes] == [
-        "FIX feed: the feed refused the PAT in pip's index URL"
+    result = doctor(project, feed, TWINE_PASSWORD="x", **env)
+
+    assert [fix.split(" (")[0] for fix in result.problems] == [
+        "FIX feed: the feed refused the token in pip's index URL"
     ]
-    assert "(HTTP 203, the sign-in page)" in fixes[0]
+    assert "(the sign-in page, HTTP 203)" in result.problems[0]
 
 
 def test_a_user_without_a_role_is_told_which_role_to_ask_for(project, feed):
     feed.forbidden = True
 
-    _, fixes = doctor(project, feed, **everything_right(feed))
+    result = doctor(project, feed, **everything_right(feed))
 
-    assert fixes == [
-        "FIX feed: the credential's user has no role on the feed (HTTP 403): ask its"
-        " owner for Feed Reader, or Collaborator to save packages from PyPI"
+    assert result.problems == [
+        "FIX feed: the token in pip's index URL has no role on the feed (HTTP 403):"
+        " ask its owner for Feed Reader, or Collaborator to save packages from PyPI"
     ]
 
 
-def test_a_wrong_feed_name_is_named(project, feed):
-    env = {**everything_right(feed), "PIP_INDEX_URL": pat_index(feed, name="python")}
-    wrong = simple_url(feed, "python")
+def test_a_wrong_feed_name_in_pyproject_is_named(feed, tmp_path):
+    project = bake(tmp_path, feed_name="python")
+    wrong = feed.simple_url.replace("/python-internal/", "/python/")
 
-    _, fixes = doctor(project, feed, "--feed-url", wrong, **env)
+    result = doctor(project, feed, PIP_INDEX_URL=pat_index(feed, name="python"),
+                    TWINE_PASSWORD=feed.token)  # fmt: skip
 
-    assert fixes == [
+    assert result.problems == [
         f"FIX feed: {wrong} does not exist (HTTP 404): check [tool.azure-artifacts]"
     ]
 
@@ -163,96 +166,150 @@ def test_a_wrong_feed_name_is_named(project, feed):
 def test_a_feed_without_pypi_as_upstream_is_named(project, tmp_path):
     with running_index_server(tmp_path / "index", fallback_to_pypi=False) as index:
         make_wheel(index.packages, project.distribution, "0.1.0")
-        with running_feed(index) as feed:
-            _, fixes = doctor(project, feed, **everything_right(feed))
+        with running_feed(index, tmp_path / "network") as feed:
+            result = doctor(project, feed, **everything_right(feed))
 
-    assert [fix.split(",")[0] for fix in fixes] == [
+    assert [fix.split(",")[0] for fix in result.problems] == [
         "FIX upstream: pip is not on the feed"
     ]
 
 
 def test_a_library_not_yet_on_the_feed_is_told_to_claim_its_name(project, tmp_path):
     with running_index_server(tmp_path / "index") as index:
-        with running_feed(index) as feed:
-            _, fixes = doctor(project, feed, **everything_right(feed))
+        with running_feed(index, tmp_path / "network") as feed:
+            result = doctor(project, feed, **everything_right(feed))
 
-    assert [fix.split(",")[0] for fix in fixes] == [
+    assert [fix.split(",")[0] for fix in result.problems] == [
         f"FIX name: {project.distribution} is not on the feed yet"
     ]
-
-
-def test_the_keyring_route_is_used_when_the_index_url_holds_no_token(
-    project, feed, tmp_path
-):
-    keyring = tmp_path / "bin" / "keyring"
-    keyring.parent.mkdir()
-    # Stands for artifacts-keyring's `keyring get URL VssSessionToken`.
-    keyring.write_text(f"#!/bin/sh\necho {feed.index.password}\n")
-    keyring.chmod(0o755)
-    index = simple_url(feed).replace("http://", "http://VssSessionToken@")
-    path = os.pathsep.join([str(keyring.parent), "/usr/bin", "/bin"])
-
-    status, fixes = doctor(project, feed, PIP_INDEX_URL=index, PATH=path)
-
-    assert (status, fixes) == (0, [])
-
-
-def test_the_pipeline_checks_the_feed_pip_authenticate_named(project, feed):
-    env = {"PIP_INDEX_URL": pat_index(feed, name="python")}
-
-    status, errors = doctor(project, feed, "--pipeline", **env)
-
-    # Errors as Azure shows them on the run's summary, naming the feed pip was given.
-    assert (status, errors) == (1, [
-        f"##vso[task.logissue type=error]feed: {simple_url(feed, 'python')} does not"
-        " exist (HTTP 404): check [tool.azure-artifacts]"
-    ])  # fmt: skip
 
 
 def test_a_public_package_of_the_librarys_name_before_its_first_publish_is_named(
     project, tmp_path
 ):
-    theirs = "my_shared_utils-9.0.0-py3-none-any.whl"
     with running_index_server(tmp_path / "index") as index:
         make_wheel(index.packages, project.distribution, "9.0.0")  # saved from PyPI
-        with running_feed(index) as feed, public_index(
-            {project.distribution: [theirs]}
-        ) as pypi:
-            _, fixes = doctor(project, feed, pypi=pypi, **everything_right(feed))
-            make_wheel(index.packages, project.distribution, "0.1.0")  # ours
-            _, once_published = doctor(
-                project, feed, pypi=pypi, **everything_right(feed)
+        with running_feed(index, tmp_path / "network") as feed:
+            feed.network.route(
+                "pypi.org", public_index({project.distribution: [THEIRS]})
             )
+            before = doctor(project, feed, **everything_right(feed))
+            make_wheel(index.packages, project.distribution, "0.1.0")  # ours
+            after = doctor(project, feed, **everything_right(feed))
 
-    assert [fix.split(",")[0] for fix in fixes] == [
+    assert [fix.split(",")[0] for fix in before.problems] == [
         f"FIX name: the feed serves only PyPI's {project.distribution}"
     ]
-    assert once_published == []
+    assert after.problems == []
+
+
+KEYRING = """\
+from keyring.backend import KeyringBackend
+from keyring.credentials import SimpleCredential
+import os
+
+
+class Keyring(KeyringBackend):
+    priority = 1
+
+    def get_credential(self, service, username):
+        return SimpleCredential("VssSessionToken", os.environ["STAND_IN_TOKEN"])
+
+    def get_password(self, service, username):
+        return os.environ["STAND_IN_TOKEN"]
+
+    def set_password(self, *args):
+        raise NotImplementedError
+
+    def delete_password(self, *args):
+        raise NotImplementedError
+"""
+
+
+def test_the_keyring_route_is_used_when_no_url_holds_a_token(project, feed, tmp_path):
+    (tmp_path / "stand_in_keyring.py").write_text(KEYRING)
+    (tmp_path / "artifacts_keyring").mkdir()  # what publish's group installs
+    (tmp_path / "artifacts_keyring" / "__init__.py").write_text("")
+    index = feed.url("simple", "VssSessionToken", "").replace(
+        "https://", "https://VssSessionToken@"
+    )
+
+    result = doctor(
+        project, feed, PIP_INDEX_URL=index, PYTHONPATH=f"{TEMPLATE}:{tmp_path}",
+        PYTHON_KEYRING_BACKEND="stand_in_keyring.Keyring", STAND_IN_TOKEN=feed.token,
+    )  # fmt: skip
+
+    assert (result.returncode, result.problems) == (0, [])
+    assert (
+        "ok  identity: asks the feed as the token in artifacts-keyring" in result.lines
+    )
+
+
+def test_the_azure_cli_sign_in_nox_passes_on_is_enough(project, feed):
+    """What the noxfile gives the doctor after `az login`, with nothing else set."""
+    token = entra_token("alice@contoso.com")
+    feed.tokens[token] = None
+    index = feed.url("simple", "azure-cli", token)
+
+    result = doctor(project, feed, UV_DEFAULT_INDEX=index, TWINE_USERNAME="azure-cli",
+                    TWINE_PASSWORD=token)  # fmt: skip
+
+    assert (result.returncode, result.problems) == (0, []), result.lines
+    assert (
+        "ok  identity: asks the feed as the Azure CLI's account alice@contoso.com"
+        " (the Azure CLI's sign-in)" in result.lines
+    )
+    assert token not in "\n".join(result.lines)
+
+
+def test_the_pipeline_checks_the_feed_pip_authenticate_named(project, feed):
+    result = doctor(project, feed, "--pipeline",
+                    PIP_INDEX_URL=pat_index(feed, name="python"))  # fmt: skip
+
+    wrong = feed.simple_url.replace("/python-internal/", "/python/")
+    # Errors as Azure shows them on the run's summary, naming the feed pip was given.
+    assert (result.returncode, result.problems) == (1, [
+        f"##vso[task.logissue type=error]feed: {wrong} does not exist (HTTP 404):"
+        " check [tool.azure-artifacts]"
+    ])  # fmt: skip
 
 
 @pytest.mark.slow  # waits for the deadline
 def test_a_feed_that_does_not_answer_is_named_within_the_deadline(project, feed):
-    with silent_server() as silent:
-        url = f"{silent}{FEED_PATH}/simple/"
-        with_token = url.replace("http://", f"http://build:{feed.index.password}@")
-        env = {**everything_right(feed), "PIP_INDEX_URL": with_token}
-        _, fixes = doctor(project, feed, "--feed-url", url, **env)
+    feed.network.route(HOST, hold)
 
-    (fix,) = fixes
-    assert (
-        fix.startswith("FIX feed: no answer from 127.0.0.1:") and "within 10 s" in fix
-    )
+    result = doctor(project, feed, **everything_right(feed))
+
+    assert result.problems[-1:] == [
+        f"FIX feed: {HOST} gave no whole answer within 15 s: check the network (or"
+        " the proxy, HTTPS_PROXY)"
+    ]
 
 
-def test_no_keyring_route_on_linux_for_python_3_14(project, monkeypatch):
-    module = load_module(project.path / "tools" / "feed_doctor.py", "feed_doctor")
-    monkeypatch.setattr(
-        module.platform, "python_version_tuple", lambda: ("3", "14", "0")
-    )
-    monkeypatch.setattr(module.sys, "platform", "linux")
+def test_a_raw_slash_in_the_index_urls_token_is_named_without_showing_it(project, feed):
+    """pip's URL parsing ends the host at a raw '/': `build:tok/en@host` reads
+    as host `build`, port `tok`."""
+    env = {**everything_right(feed), "PIP_INDEX_URL": pat_index(feed, "Pq7r/sT9uV")}
 
-    assert module.keyring_problem() == (
-        "artifacts-keyring 1.0 has no Linux release for Python 3.14"
+    result = doctor(project, feed, **env)
+
+    assert result.returncode == 1
+    assert any(
+        fix.startswith("FIX pip: the token in its index URL (from the environment")
+        and "holds a raw '/', '?' or '#'" in fix
+        for fix in result.problems
+    ), result.problems
+    assert not [line for line in result.lines if "Pq7r" in line or "sT9uV" in line]
+
+
+def test_no_keyring_route_on_linux_for_python_3_14(monkeypatch):
+    monkeypatch.setattr(doctor_module.sys, "platform", "linux")
+    monkeypatch.setattr(doctor_module.sys, "version_info", (3, 14, 0))
+    monkeypatch.setattr(doctor_module.platform, "python_version", lambda: "3.14.0")
+    monkeypatch.setattr(doctor_module.importlib.util, "find_spec", lambda name: None)
+
+    assert doctor_module.keyring_problem() == (
+        "artifacts-keyring has no release for Python 3.14.0 on linux"
     )
 
 
@@ -261,16 +318,16 @@ def test_a_renovate_json_that_names_another_feed_is_named_with_the_fix(
 ):
     project = bake(tmp_path)
     monkeypatch.chdir(project.path)
-    doctor_module = load_module(project.path / "tools" / "feed_doctor.py", "doctor")
+    ours = doctor_module.project_of()[1].url("simple")
     settings = project.path / "renovate.json"
-    assert doctor_module.renovate_check().line == (
+    assert doctor_module.renovate_check(ours).line == (
         "renovate: looks packages up in the feed"
     )
 
     settings.write_text(settings.read_text().replace("python-internal", "python"))
-    moved = doctor_module.renovate_check()
+    moved = doctor_module.renovate_check(ours)
     settings.unlink()
-    removed = doctor_module.renovate_check()
+    removed = doctor_module.renovate_check(ours)
 
     assert not moved.ok
     assert moved.line.endswith(
@@ -280,19 +337,23 @@ def test_a_renovate_json_that_names_another_feed_is_named_with_the_fix(
     assert removed.ok and "no renovate.json" in removed.line
 
 
-def test_a_raw_slash_in_the_index_urls_token_is_named_without_showing_the_token(
-    project, feed
+@pytest.mark.slow
+def test_nox_s_doctor_names_index_and_identity_when_the_feed_does_not_answer(
+    tmp_path, feed
 ):
-    """pip's URL parsing ends the host at a raw '/': `build:tok/en@host` reads
-    as host `build`, port `tok`. The doctor used to crash there, printing `tok`."""
-    env = {**everything_right(feed), "PIP_INDEX_URL": pat_index(feed, "Pq7r/sT9uV")}
+    project = bake(tmp_path)
+    feed.network.route(HOST, answering(503))
+    path = f"{os.path.dirname(sys.executable)}:/usr/bin:/bin"  # no Azure CLI
+    env = {**feed.env(), "HOME": str(tmp_path), "PATH": path,
+           "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": pat_index(feed)}  # fmt: skip
 
-    status, fixes = doctor(project, feed, **env)
+    result = project.nox("-s", "doctor", env=env, check=False)
 
-    assert status == 1
-    assert any(
-        fix.startswith("FIX pip: the token in its index URL (from the environment")
-        and "holds a raw '/', '?' or '#'" in fix
-        for fix in fixes
-    ), fixes
-    assert not [fix for fix in fixes if "Pq7r" in fix or "sT9uV" in fix]
+    printed = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert (
+        f"uv could not install the template's tools from {feed.simple_url}, asking as"
+        " the credential in its URL: uv says why above" in printed
+    ), printed
+    assert "503" in printed
+    assert feed.token not in printed

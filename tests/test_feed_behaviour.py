@@ -2,61 +2,36 @@
 
 The Publish stage of the generated azure-pipelines.yml runs as written through
 tests/pipeline_runner.py (the Test stage is covered by tests/test_pipeline.py),
-with tests/feed_stand_in.py in front of pypiserver as the feed.
+with the feed stand-in at pkgs.dev.azure.com (tests/feed_stand_in.py) and the
+Azure DevOps stand-in for the promotion.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.baking import BakedProject, bake
-from tests.feed_stand_in import Feed, running_feed
-from tests.index_server import IndexServer, running_index_server
+from tests.azure_stand_in import feed_on
+from tests.baking import bake
+from tests.index_server import running_index_server
 from tests.pipeline_runner import Build, LocalAgent, RunResult
 
 PUBLISH_STEPS = ("Publish a development version", "Publish the release of this tag")
 
 
-@pytest.fixture(scope="module")
-def feed(tmp_path_factory) -> Iterator[Feed]:
-    with running_index_server(tmp_path_factory.mktemp("index")) as index:
-        with running_feed(index) as feed:
-            yield feed
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> BakedProject:
-    return bake(
-        tmp_path_factory.mktemp("bake"),
-        minimum_python=f"{sys.version_info.major}.{sys.version_info.minor}",
-        include_dockerfile=False,  # no Docker engine here
-        versioning="git-tags",
-    )
-
-
-@pytest.fixture(scope="module")
-def publish_stage(project, tmp_path_factory) -> Path:
+def publish_stage(project, folder: Path) -> Path:
     """The generated pipeline's Publish stage alone, as written."""
     pipeline = yaml.safe_load(project.read("azure-pipelines.yml"))
     (stage,) = [s for s in pipeline["stages"] if s["stage"] == "Publish"]
     stage["dependsOn"] = []
     pipeline["stages"] = [stage]
-    path = tmp_path_factory.mktemp("pipeline") / "azure-pipelines.yml"
+    path = project.path / "publish-only.yml"  # beside pipelines/prepare.yml
     path.write_text(yaml.safe_dump(pipeline))
     return path
-
-
-def run(agent: LocalAgent, pipeline: Path, build: Build, *secrets: str) -> RunResult:
-    result = agent.run(pipeline, build)
-    for secret in secrets:
-        assert secret not in result.output
-    return result
 
 
 def published_step(result: RunResult):
@@ -67,57 +42,79 @@ def published_step(result: RunResult):
 
 
 @pytest.mark.slow
-def test_a_requeued_main_build_is_green_and_publishes_nothing_new(
-    tmp_path, project, feed, publish_stage
+def test_a_run_again_of_main_or_of_a_tag_is_green_and_goes_on_to_promote(
+    tmp_path, azure
 ):
-    project.commit("Faster chunking")
-    agent = LocalAgent(project.path, feed.server, tmp_path / "agent" / "work" / "1")
-    main = Build("refs/heads/main", build_id=1)
-    first = run(agent, publish_stage, main, feed.index.password)
-    files = feed.index.files()
-
-    requeued = run(
-        agent,
-        publish_stage,
-        dataclasses.replace(main, build_id=2, reason="Manual"),
-        feed.index.password,
+    project = bake(
+        tmp_path / "bake",
+        minimum_python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        include_dockerfile=False,  # no Docker engine here
+        versioning="git-tags",
     )
+    stage = publish_stage(project, tmp_path)
+    project.git("add", "publish-only.yml")
+    project.commit("Release")
+    project.git("tag", "-a", "v2.0.0", "-m", "Release 2.0.0")
+    with running_index_server(tmp_path / "index") as index:
+        feed = feed_on(azure, index)
+        azure.org.add_job_token(feed.token, "myproject")
+        azure.org.published = lambda f, package, version: any(
+            f"-{version}-" in name for name in index.files()
+        )
+        run_azure_setup(azure, project)
+        agent = LocalAgent(project.path, feed, tmp_path / "agent" / "work" / "1")
+        tag = Build("refs/tags/v2.0.0", build_id=1)
 
-    assert first.succeeded, first.output
-    assert any(".dev" in name for name in files)
-    assert requeued.succeeded, requeued.output
-    step = published_step(requeued)
-    assert step.outcome == "succeeded"
-    assert "is already on" in step.output and "nothing new to publish" in step.output
-    assert feed.index.files() == files
+        first = agent.run(stage, tag)
+        files = feed.files()
+        again = agent.run(stage, dataclasses.replace(tag, build_id=2, reason="Manual"))
+
+    for result in (first, again):
+        assert result.succeeded, result.output
+        assert feed.token not in result.output
+    assert files == ["my_shared_utils-2.0.0-py3-none-any.whl",
+                     "my_shared_utils-2.0.0.tar.gz"]  # fmt: skip
+    step = published_step(again)
+    assert "2.0.0 is on" in step.output and "already, whole" in step.output
+    promoted = again.ran("promote", "Promote the release to @Release")
+    assert "Promoted my-shared-utils 2.0.0 to python-internal@Release" in (
+        promoted.output
+    )
+    assert feed.files() == files
+
+
+def run_azure_setup(azure, project) -> None:
+    from tests.azure_stand_in import run_azure_pylib
+
+    done = run_azure_pylib(project.path.parent, azure, "setup", project.path.name)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.slow
-def test_a_tag_whose_feed_redirects_to_sign_in_is_red_with_the_credentials_message(
-    tmp_path, project, feed, publish_stage
+def test_a_job_token_the_feed_refuses_is_red_at_the_first_install_with_the_causes(
+    tmp_path, azure
 ):
+    project = bake(
+        tmp_path / "bake",
+        minimum_python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        include_dockerfile=False,
+    )
+    stage = publish_stage(project, tmp_path)
+    project.git("add", "publish-only.yml")
     project.commit("Release")
-    project.git("tag", "-a", "v2.0.0", "-m", "Release 2.0.0")
-    expired: IndexServer = dataclasses.replace(
-        feed.server, password="expired-" + feed.index.password[::-1]
-    )
-    agent = LocalAgent(
-        project.path, feed.server, tmp_path / "agent" / "work" / "1", expired
-    )
+    with running_index_server(tmp_path / "index") as index:
+        feed = feed_on(azure, index)
+        del feed.tokens[feed.token]  # expired
+        agent = LocalAgent(project.path, feed, tmp_path / "agent" / "work" / "1")
 
-    result = run(
-        agent,
-        publish_stage,
-        Build("refs/tags/v2.0.0"),
-        feed.index.password,
-        expired.password,
-    )
+        result = agent.run(stage, Build("refs/heads/main"))
 
     assert not result.succeeded
-    step = published_step(result)
-    assert step.outcome == "failed"
+    failed = [s for s in result.steps if s.outcome == "failed"]
+    assert [s.name for s in failed] == ["Install the tools pinned in pyproject.toml"]
     assert (
-        f"{feed.server.upload_url} refused the credentials (the sign-in page)"
-        in step.output
+        "##vso[task.logissue type=error]pip could not install the tools of"
+        " pyproject.toml from the feed myproject/python-internal" in failed[0].output
     )
-    assert not any("2.0.0" in name for name in feed.index.files())
+    assert feed.token not in result.output
+    assert feed.files() == []

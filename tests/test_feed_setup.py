@@ -22,6 +22,7 @@ from tests.azure_stand_in import (
     README_SCOPES,
     SERVER_HOST,
     Identity,
+    azure_cli,
     run_azure_pylib,
 )
 from tests.baking import TEMPLATE, bake
@@ -351,13 +352,9 @@ def test_each_unkind_answer_ends_in_one_sentence_that_names_the_fix(
 
 
 def test_the_azure_cli_account_is_used_when_no_pat_is_set(azure, tmp_path):
-    az = tmp_path / "bin" / "az"
-    az.parent.mkdir()
-    # Stands for `az account get-access-token ... --query accessToken --output tsv`.
-    az.write_text(f"#!/bin/sh\necho {ADMIN_PAT}\n")
-    az.chmod(0o755)
+    az = azure_cli(tmp_path / "bin", ADMIN_PAT)
 
-    result = run_azure_pylib(tmp_path, azure, *SETUP, token=None, PATH=str(az.parent))
+    result = run_azure_pylib(tmp_path, azure, *SETUP, token=None, PATH=str(az))
 
     assert result.returncode == 0, result.stderr
     assert azure.org.feeds[0]["name"] == "python-internal"

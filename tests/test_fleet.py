@@ -17,7 +17,14 @@ import pytest
 import yaml
 
 from azure_pylib import devops, template_update
-from tests.azure_stand_in import JOB_TOKEN, SECRETS, Azure, Organization, run_tool
+from tests.azure_stand_in import (
+    JOB_TOKEN,
+    SECRETS,
+    Azure,
+    Organization,
+    feed_on,
+    run_tool,
+)
 from tests import renovate
 from tests.baking import (
     EVERYTHING_ON,
@@ -210,9 +217,9 @@ def run_pipeline(library: Library, template: Template, index: IndexServer,
     """The library's pipelines/template-updates.yml on the local agent, as its
     schedule runs it; no output of it holds a secret."""
     agent = LocalAgent(
-        library.remote, index, workspace / "work" / "1",
+        library.remote, feed_on(azure, index), workspace / "work" / "1",
         templates=TemplateSource({TEMPLATE_NAME: template.path}),
-        network=azure.network, repository_name=library.name,
+        repository_name=library.name,
     )  # fmt: skip
     result = agent.run(
         library.path / UPDATE_PIPELINE, Build("refs/heads/main", reason="Schedule")
@@ -230,24 +237,24 @@ def active_pull_requests(repository: dict) -> list[dict]:
 
 
 @pytest.mark.parametrize("answers", [{}, EVERYTHING_ON], ids=["default", "all-on"])
-def test_the_update_pipeline_is_valid_and_pinned_where_the_library_pipeline_is(
+def test_the_update_pipeline_is_valid_and_needs_nothing_from_the_template(
     baked_combination, answers
 ) -> None:
     project = baked_combination(answers)
     update = project.path / UPDATE_PIPELINE
-    template_job = TEMPLATE / UPDATE_PIPELINE
 
-    errors = azure_pipelines_schema_errors([update, template_job])
+    errors = azure_pipelines_schema_errors([update])
 
-    assert errors == {str(update): [], str(template_job): []}
+    assert errors == {str(update): []}
     pipeline = yaml.safe_load(update.read_text())
-    library = yaml.safe_load(project.read("azure-pipelines.yml"))
-    # One release of the template for both: cruft update moves them together.
-    assert pipeline["resources"] == library["resources"]
-    assert pipeline["extends"] == {"template": f"{UPDATE_PIPELINE}@templates"}
+    # The template's tools come from the feed, at the version pyproject.toml pins.
+    assert "resources" not in pipeline and "extends" not in pipeline
     assert pipeline["trigger"] == "none" and pipeline["pr"] == "none"
     (schedule,) = pipeline["schedules"]
     assert schedule["always"] == "true" and schedule["branches"]["include"] == ["main"]
+    groups = project.pyproject["dependency-groups"]
+    assert groups["template-update"] == ["cruft==2.16.0"]
+    assert "python -m azure_pylib template-update" in update.read_text()
 
 
 def test_the_job_token_reaches_git_through_the_environment_for_the_template_only():
@@ -310,8 +317,8 @@ def test_a_new_release_arrives_as_one_pull_request_that_the_next_run_updates(
         f"### {template.first_release[1:]} (" not in description
     )  # the release it was at
     step = "Open or update the pull request"
-    assert "Opened pull request 1 (ready)" in first.ran("template_update", step).output
-    assert "Updated pull request 1" in second.ran("template_update", step).output
+    assert "Opened pull request 1 (ready)" in first.ran("Job", step).output
+    assert "Updated pull request 1" in second.ran("Job", step).output
     # The update itself, on the branch; the second run pushed nothing new.
     assert ".ruff_cache/" in library.branch_file("template-update", ".gitignore")
     cruft = json.loads(library.branch_file("template-update", ".cruft.json"))
@@ -429,14 +436,15 @@ PINNED_UPDATES = {
     ("pep621", "dependency-groups", "nox", "==2026.10.20"): "==2099.1.1",
     ("pep621", "dependency-groups", "uv", "==0.13.9"): "==0.99.0",
     ("pep621", "build-system.requires", "hatchling", "==1.33.0"): "==1.40.0",
-    ("pep621", "dependency-groups", "black", ">=25.9"): ">=26.3.0",
-    ("pre-commit", "pre-commit-python", "black", ">=25.9"): ">=26.3.0",
+    ("pep621", "dependency-groups", "black", "==26.10.1"): "==26.11.0",
+    ("pre-commit", "pre-commit-python", "nox", "==2026.10.20"): "==2099.1.1",
 }
 FEED_FILES = [
     "nox-2026.10.20-py3-none-any.whl", "nox-2099.1.1-py3-none-any.whl",
     "uv-0.13.9-py3-none-any.whl", "uv-0.99.0-py3-none-any.whl",
     "hatchling-1.33.0-py3-none-any.whl", "hatchling-1.40.0-py3-none-any.whl",
-    "black-25.9.0-py3-none-any.whl", "black-26.3.0-py3-none-any.whl",
+    "black-26.10.1-py3-none-any.whl", "black-26.11.0-py3-none-any.whl",
+    "cookiecutter_azure_pylib-9.0.0-py3-none-any.whl",
 ]  # fmt: skip
 NO_DOCKER_HUB = {"matchHost": "index.docker.io", "enabled": False}
 PIPELINE_ENV = {  # what pipelines/renovate.yml maps into Renovate's step
@@ -485,32 +493,22 @@ def test_renovates_validator_accepts_the_organisation_pipelines_configuration(
 def test_a_renovate_dry_run_lists_the_pinned_tools_it_would_update_from_the_feed(
     tmp_path: Path,
 ) -> None:
-    """Renovate on the local platform, the feed stand-in as the only network:
-    the feed's address replaces Azure's in renovate.json and in the
-    organisation's configuration, and Docker Hub lookups are off."""
+    """Renovate on the local platform, the feed stand-in at pkgs.dev.azure.com
+    as the only network (Renovate honours HTTPS_PROXY), Docker Hub lookups off."""
     project = bake(tmp_path / "bake")
     with running_index_server(tmp_path / "index", fallback_to_pypi=False) as index:
         for name in FEED_FILES:
             (index.packages / name).write_bytes(b"listed, never downloaded")
-        with running_feed(index) as feed:
-            stand_in = "https://pkgs.dev.azure.com", feed.server.root
-            config = tmp_path / "renovate-config.js"
-            config.write_text(
-                (TEMPLATE / "pipelines" / "renovate-config.js")
-                .read_text()
-                .replace(*stand_in)
-            )
-            settings = project.path / "renovate.json"
-            settings.write_text(settings.read_text().replace(*stand_in))
-            project.git("commit", "--quiet", "-am", "The stand-in feed")
+        with running_feed(index, tmp_path / "network") as feed:
             report = tmp_path / "report.json"
             env = plain_env(
                 tmp_path / "home",
-                RENOVATE_CONFIG_FILE=str(config),
+                RENOVATE_CONFIG_FILE=str(TEMPLATE / "pipelines" / "renovate-config.js"),
                 RENOVATE_BASE_DIR=str(tmp_path / "renovate"),
                 RENOVATE_HOST_RULES=json.dumps([NO_DOCKER_HUB]),
                 LOG_LEVEL="debug",
                 **{**PIPELINE_ENV, "SYSTEM_ACCESSTOKEN": index.password},
+                **feed.env(),
             )
             done = renovate.run(
                 "renovate.js", "--platform=local", "--autodiscover=false",
@@ -530,5 +528,8 @@ def test_a_renovate_dry_run_lists_the_pinned_tools_it_would_update_from_the_feed
     for key, update in PINNED_UPDATES.items():
         assert found.get(key) == [update], key
     assert ("dockerfile", "final", "python", "3.11-slim-trixie") in found
-    # The library's own decisions stay its own.
+    # The library's own decisions stay its own; the template's tools arrive
+    # with the template's releases.
     assert found[("pep621", "requires-python", "python", ">=3.11")] == []
+    (tools,) = [k for k in found if k[2] == "cookiecutter-azure-pylib"]
+    assert found[tools] == []

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from tests.baking import (
     combination_id,
     copy_template,
 )
-from tests.azure_stand_in import run_azure_pylib
+from tests.azure_stand_in import feed_on, run_azure_pylib
 from tests.static_checks import azure_pipelines_schema_errors
 from tests.feed_stand_in import running_feed
 from tests.index_server import IndexServer
@@ -102,6 +102,22 @@ def shared_pipelines(baked) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
+def expanded(baked_combination, template_repository, tmp_path_factory) -> list:
+    """(answers, pipeline) of every combination, both modes: the pipeline as
+    Azure expands it, its step templates and `extends` included."""
+    templates = TemplateSource(
+        {"myproject/cookiecutter-azure-pylib": template_repository}
+    )
+    work = tmp_path_factory.mktemp("expand")
+    found = []
+    for answers in all_combinations():
+        project = baked_combination(answers)
+        agent = LocalAgent(project.path, None, work / "1", templates=templates)
+        found.append((answers, agent.load(project.path / PIPELINE)))
+    return found
+
+
+@pytest.fixture(scope="module")
 def template_repository(tmp_path_factory) -> Path:
     """The template in a git repository tagged with its release, as in Azure Repos."""
     repository = copy_template(tmp_path_factory.mktemp("azure-repos") / "template")
@@ -133,6 +149,15 @@ def test_every_pipeline_is_valid_for_the_azure_schema_but_its_known_gap(
         shared.append(tmp_path / f"{number}-shared-azure-pipelines.yml")
         shared[-1].write_text(text)
     templates = sorted(map(str, (TEMPLATE / "pipelines").rglob("*.yml")))
+    prepare = TEMPLATE / "{{cookiecutter.project_slug}}" / "pipelines"
+    (step_template,) = prepare.glob("*prepare.yml*")
+    baked_steps = tmp_path / "prepare.yml"
+    baked_steps.write_text(
+        step_template.read_text()
+        .removeprefix("{%- raw -%}\n")
+        .removesuffix("{%- endraw %}\n")
+    )
+    templates.append(str(baked_steps))
     assert templates
 
     errors = azure_pipelines_schema_errors(
@@ -165,14 +190,16 @@ def test_every_pipeline_is_valid_for_the_azure_schema_but_its_known_gap(
         }, pipelines[text]
 
 
-def test_the_schema_check_catches_a_misspelled_task_input(pipelines, tmp_path):
+def test_the_schema_check_catches_a_misspelled_task_input(tmp_path):
     """Guards the check above: it fails for a real mistake, not only for the gap."""
-    pipeline = without_schema_gap(yaml.safe_load(next(iter(pipelines))))
-    for _, _, _, step in steps_of(pipeline):
+    steps = yaml.safe_load(
+        (TEMPLATE / "pipelines" / "steps" / "prepare.yml").read_text()
+    )
+    for step in steps["steps"]:
         if step.get("task") == "PipAuthenticate@1":
             step["inputs"]["artifactFeed"] = step["inputs"].pop("artifactFeeds")
-    broken = tmp_path / "azure-pipelines.yml"
-    broken.write_text(yaml.safe_dump(pipeline))
+    broken = tmp_path / "prepare.yml"
+    broken.write_text(yaml.safe_dump(steps))
     assert azure_pipelines_schema_errors([broken])[str(broken)]
 
 
@@ -204,7 +231,7 @@ SCENARIOS = {
 
 
 def test_both_modes_plan_the_same_run_in_every_scenario(
-    baked, template_repository, tmp_path
+    baked_combination, template_repository, tmp_path
 ):
     def key(answers):
         return (
@@ -213,29 +240,23 @@ def test_both_modes_plan_the_same_run_in_every_scenario(
             answers["versioning"],
         )
 
-    texts = {(answers["pipeline"], key(answers)): text for answers, text in baked}
+    files = {
+        (answers["pipeline"], key(answers)): baked_combination(answers).path / PIPELINE
+        for answers in all_combinations()
+    }
     templates = TemplateSource(
         {"myproject/cookiecutter-azure-pylib": template_repository}
     )
     agent = LocalAgent(tmp_path, None, tmp_path / "work" / "1", templates=templates)
     compared = 0
-    for (mode, variant), shared_text in texts.items():
+    for (mode, variant), shared_file in files.items():
         if mode != "shared":
             continue
-        files = {}
-        for name, text in (
-            ("shared", shared_text),
-            ("self-contained", texts[("self-contained", variant)]),
-        ):
-            files[name] = tmp_path / f"{name}.yml"
-            files[name].write_text(text)
         plans = {}
         for scenario, build in SCENARIOS.items():
-            shared = agent.plan(files["shared"], build)
-            assert shared == agent.plan(files["self-contained"], build), (
-                variant,
-                scenario,
-            )
+            shared = agent.plan(shared_file, build)
+            own = agent.plan(files[("self-contained", variant)], build)
+            assert shared == own, (variant, scenario)
             plans[scenario] = shared
         # The scenarios differ, so equal plans are not a plan that ignores them.
         assert plans["tag"] != plans["feature branch"] != plans["main after a tag"]
@@ -243,9 +264,8 @@ def test_both_modes_plan_the_same_run_in_every_scenario(
     assert compared == 16  # 4 minimum Pythons x Docker or not x 2 versionings
 
 
-def test_stage_and_job_names_are_valid_on_azure(pipelines):
-    for text in pipelines:
-        pipeline = yaml.safe_load(text)
+def test_stage_and_job_names_are_valid_on_azure(expanded):
+    for _, pipeline in expanded:
         for stage in pipeline["stages"]:
             assert NAME.match(stage["stage"]), stage["stage"]
             for job in stage["jobs"]:
@@ -254,39 +274,40 @@ def test_stage_and_job_names_are_valid_on_azure(pipelines):
                     assert re.match(r"^[A-Za-z][A-Za-z0-9_]{0,99}$", leg), leg
 
 
-def test_jobs_run_on_a_hosted_ubuntu_image(pipelines):
-    for text in pipelines:
-        assert yaml.safe_load(text)["pool"] == {"vmImage": "ubuntu-24.04"}
+def test_jobs_run_on_a_hosted_ubuntu_image(expanded):
+    for _, pipeline in expanded:
+        assert pipeline["pool"] == {"vmImage": "ubuntu-24.04"}
 
 
-def test_jobs_that_compute_a_version_fetch_full_history_and_tags(pipelines):
-    for text in pipelines:
-        for stage in yaml.safe_load(text)["stages"]:
-            for job in stage["jobs"]:
-                scripts = " ".join(s.get("script", "") for s in job["steps"])
-                if not re.search(r"-s (tests|publish)\b|hatchling", scripts):
-                    continue
-                (checkout,) = [s for s in job["steps"] if "checkout" in s]
-                assert checkout["fetchDepth"] == "0", job["job"]
-                assert checkout["fetchTags"] == "true", job["job"]
+def test_jobs_that_compute_a_version_fetch_full_history_and_tags(expanded):
+    for _, pipeline in expanded:
+        for job in jobs_of(pipeline):
+            scripts = " ".join(s.get("script", "") for s in job["steps"])
+            if not re.search(r"-s (tests|publish)\b|hatchling", scripts):
+                continue
+            (checkout,) = [s for s in job["steps"] if "checkout" in s]
+            assert checkout["fetchDepth"] == "0", job["job"]
+            assert checkout["fetchTags"] == "true", job["job"]
 
 
-def test_feed_is_the_only_index_and_uploads_never_skip_existing(pipelines):
-    for text in pipelines:
+def test_feed_is_the_only_index_and_uploads_never_skip_existing(expanded):
+    for _, pipeline in expanded:
+        text = yaml.safe_dump(pipeline)
         assert "extra-index-url" not in text
         assert "onlyAddExtraIndex" not in text
         assert "--skip-existing" not in text
 
 
-def test_nox_fails_when_the_tested_interpreter_is_missing(pipelines):
-    for text in pipelines:
-        scripts = [
-            step["script"]
-            for _, _, _, step in steps_of(yaml.safe_load(text))
-            if "script" in step
+def test_ci_runs_every_check_of_a_bare_nox_and_fails_on_a_missing_python(expanded):
+    """tests on every supported Python, typecheck and lint: what `nox` runs."""
+    for _, pipeline in expanded:
+        calls = [
+            s["script"]
+            for _, _, _, s in steps_of(pipeline)
+            if re.search(r"\bnox\b.* -s (tests|typecheck|lint)", s.get("script", ""))
         ]
-        calls = [s for s in scripts if re.search(r"\bnox\b.* -s (tests|lint)", s)]
-        assert len(calls) == 3  # tests: install, then run; lint
+        assert len(calls) == 3, calls  # tests: install, then run; typecheck lint
+        assert any("-s typecheck lint" in call for call in calls)
         for call in calls:
             assert "--error-on-missing-interpreters" in call, call
 
@@ -367,13 +388,10 @@ def installs(step: dict[str, Any]) -> bool:
     )
 
 
-def test_nothing_is_installed_before_the_feed_is_authenticated(pipelines):
-    for text in pipelines:
-        for job in jobs_of(yaml.safe_load(text)):
+def test_nothing_is_installed_before_the_feed_is_authenticated(expanded):
+    for _, pipeline in expanded:
+        for job in jobs_of(pipeline):
             steps = job["steps"]
-            if job["job"] == "promote":  # runs azure_pylib, which installs nothing
-                assert not [s for s in steps if installs(s)]
-                continue
             (authenticate,) = [
                 i for i, s in enumerate(steps) if s.get("task") == "PipAuthenticate@1"
             ]
@@ -381,29 +399,25 @@ def test_nothing_is_installed_before_the_feed_is_authenticated(pipelines):
             assert early == [], (job["job"], early)
             # The feed comes from pyproject.toml, read by Python alone.
             (read,) = [s for s in steps[:authenticate] if "script" in s]
-            assert read["script"] == 'python -c "$(readPyproject)"'
+            assert read["script"].startswith("python - <<'EOF'\nimport shlex, tomllib")
 
 
-def test_ci_tools_come_from_one_pinned_group_in_pyproject(pipelines, tmp_path):
+def test_ci_tools_come_from_one_pinned_group_in_pyproject(expanded, tmp_path):
     project = bake(tmp_path)
     pins = project.pyproject["dependency-groups"]["ci"]
     names = [re.split(r"==", pin)[0] for pin in pins]
-    assert {"nox", "uv"} <= set(names)
+    assert {"nox", "uv", "cookiecutter-azure-pylib"} <= set(names)
     assert all(re.fullmatch(r"[a-z0-9-]+==[0-9][0-9.]*", pin) for pin in pins), pins
-    for text in pipelines:
+    for _, pipeline in expanded:
         installs_of_tools = {
-            step["script"]
-            for _, _, _, step in steps_of(yaml.safe_load(text))
+            step["script"].split("||")[0].strip()
+            for _, _, _, step in steps_of(pipeline)
             if re.search(r"pip install", step.get("script", ""))
         }
         assert installs_of_tools - {
             'UV_DEFAULT_INDEX="$PIP_INDEX_URL" uv pip install --python python'
             " --group test"
-        } == {
-            f'mkdir -p "$PIP_CACHE_DIR" && python -m pip install $({tools})'
-            for tools in ("ciTools", "buildTools")
-            if f"$({tools})" in text
-        }
+        } == {"python -m pip install $(tools)"}
 
 
 def test_the_build_backend_is_pinned_exactly(tmp_path):
@@ -414,64 +428,63 @@ def test_the_build_backend_is_pinned_exactly(tmp_path):
         assert all(re.fullmatch(r"[a-z-]+==[0-9.]+", r) for r in requires), requires
 
 
-def read_pyproject_variables(text: str, project: Path) -> dict[str, str]:
-    """The variables the pipeline's Read step sets, run on `project`."""
-    code = yaml.safe_load(text)["variables"]["readPyproject"]
+def read_pyproject_variables(tools: str, project: Path) -> dict[str, str]:
+    """The variables the step template's Read step sets, run on `project`."""
+    steps = yaml.safe_load(
+        (TEMPLATE / "pipelines" / "steps" / "prepare.yml").read_text()
+    )
+    (read,) = [s for s in steps["steps"] if "Read the feed" in s.get("displayName", "")]
+    script = read["script"].replace("${{ parameters.tools }}", tools)
     printed = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=True,
+        ["bash", "-c", script], cwd=project, capture_output=True, text=True, check=True
     ).stdout
     return dict(
-        re.fullmatch(
-            r"##vso\[task\.setvariable variable=(\w+)(?:;isOutput=true)?\](.*)", line
-        ).groups()
+        re.fullmatch(r"##vso\[task\.setvariable variable=(\w+)\](.*)", line).groups()
         for line in printed.splitlines()
     )
 
 
-def test_ci_tools_reach_pip_as_written_whatever_their_markers(pipelines, tmp_path):
+def test_the_same_steps_start_every_job_in_both_modes():
+    """The library's own step template is the template repository's."""
+    (baked,) = (TEMPLATE / "{{cookiecutter.project_slug}}" / "pipelines").glob(
+        "*prepare.yml*"
+    )
+    own = (
+        baked.read_text().removeprefix("{%- raw -%}\n").removesuffix("{%- endraw %}\n")
+    )
+    shared = (TEMPLATE / "pipelines" / "steps" / "prepare.yml").read_text()
+    assert own.replace("azure-pipelines.yml", "library.yml") == shared
+
+
+def test_ci_tools_reach_pip_as_written_whatever_their_markers(tmp_path):
     project = bake(tmp_path)
     pyproject = project.path / "pyproject.toml"
     written = ["nox==2026.10.20", "coverage>=7.17; python_version >= '3.11'"]
     pyproject.write_text(
         re.sub(r"(?ms)^ci = \[.*?^\]", f"ci = {written!r}", pyproject.read_text())
     )
-    for text in [*pipelines, (TEMPLATE / "pipelines" / "library.yml").read_text()]:
-        variables = read_pyproject_variables(text, project.path)
-        install = f"python -m pip install {variables['ciTools']}"
-        # `python` stands in for pip: it prints the arguments the shell gave it.
-        received = subprocess.run(
-            ["bash", "-c", f'python() {{ printf "%s\\n" "$@"; }}\n{install}'],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-        assert received == ["-m", "pip", "install", *written]
-        assert not list(tmp_path.glob("=*"))  # no redirection made a file
+    variables = read_pyproject_variables("ci", project.path)
+    assert variables["artifactFeed"] == "myproject/python-internal"
+    install = f"python -m pip install {variables['tools']}"
+    # `python` stands in for pip: it prints the arguments the shell gave it.
+    received = subprocess.run(
+        ["bash", "-c", f'python() {{ printf "%s\\n" "$@"; }}\n{install}'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert received == ["-m", "pip", "install", *written]
+    assert not list(tmp_path.glob("=*"))  # no redirection made a file
 
 
-def test_every_cached_folder_is_made_by_its_own_job(baked, template_repository):
+def test_every_cached_folder_is_made_by_its_own_job(expanded):
     """Cache@2's post-job save fails on a missing folder, whenever no other job
     saved the key first (microsoft/azure-pipelines-tasks#12268)."""
-    templates = TemplateSource(
-        {"myproject/cookiecutter-azure-pylib": template_repository}
-    )
-    agent = LocalAgent(
-        template_repository, None, template_repository, templates=templates
-    )
-    makes = {
-        "$(PIP_CACHE_DIR)": re.compile(r'mkdir -p "\$PIP_CACHE_DIR"'),
-        "$(UV_CACHE_DIR)": re.compile(r"^(nox|uv) ", re.M),
-    }
+    makes = {"$(UV_CACHE_DIR)": re.compile(r"^(nox|uv) ", re.M)}
     checked = 0
-    for answers, text in baked:
-        pipeline_file = template_repository.parent / "pipeline.yml"
-        pipeline_file.write_text(text)
-        for job in jobs_of(agent.load(pipeline_file)):
+    for answers, pipeline in expanded:
+        for job in jobs_of(pipeline):
             steps = job["steps"]
             for index, step in enumerate(steps):
                 if step.get("task") != "Cache@2":
@@ -480,24 +493,25 @@ def test_every_cached_folder_is_made_by_its_own_job(baked, template_repository):
                 later = "\n".join(s.get("script", "") for s in steps[index + 1 :])
                 assert makes[path].search(later), (combination_id(answers), job["job"])
                 checked += 1
-    assert checked > len(baked) * 4
+    assert checked == len(expanded)  # the tests job's uv cache
 
 
-def test_publish_steps_get_the_job_token_mapped_and_write_no_pypirc(pipelines):
-    library = (TEMPLATE / "pipelines" / "library.yml").read_text()
-    for text in [*pipelines, library]:
-        publishing = re.findall(
-            r"- script: nox -s publish.*?(?=\n    -|\Z)", text, re.S
-        )
-        assert len(publishing) == 2, text
+def test_publish_steps_get_the_job_token_mapped_and_write_no_pypirc(expanded):
+    for _, pipeline in expanded:
+        publishing = [
+            step
+            for _, _, _, step in steps_of(pipeline)
+            if step.get("script", "").startswith("nox -s publish")
+        ]
+        assert len(publishing) == 2
         for step in publishing:
-            assert "env:\n        TWINE_PASSWORD: $(System.AccessToken)" in step
+            assert step["env"] == {"TWINE_PASSWORD": "$(System.AccessToken)"}
+        text = yaml.safe_dump(pipeline)
         assert "TwineAuthenticate" not in text and "PYPIRC" not in text
 
 
-def test_one_coverage_report_for_all_pythons(pipelines):
-    for text in pipelines:
-        pipeline = yaml.safe_load(text)
+def test_one_coverage_report_for_all_pythons(expanded):
+    for _, pipeline in expanded:
         jobs = {job["job"]: job for job in jobs_of(pipeline)}
         reports = [
             job["job"]
@@ -517,10 +531,10 @@ def test_one_coverage_report_for_all_pythons(pipelines):
         assert published == ["reports-$(python.version)"]
 
 
-def test_result_steps_run_only_after_tests_that_ran(pipelines):
+def test_result_steps_run_only_after_tests_that_ran(expanded):
     """A failed install is one red error, not one more per missing result file."""
-    for text in pipelines:
-        tests = next(j for j in jobs_of(yaml.safe_load(text)) if j["job"] == "tests")
+    for _, pipeline in expanded:
+        tests = next(j for j in jobs_of(pipeline) if j["job"] == "tests")
         for step in tests["steps"]:
             condition = step.get("condition", "succeeded()")
             if "succeededOrFailed()" in condition or "always()" in condition:
@@ -592,7 +606,7 @@ def test_condition_evaluator_refuses_what_it_does_not_know():
     ],
 )
 def test_local_checkout_is_as_shallow_as_azures_unless_told_otherwise(
-    tmp_path, index_server, checkout, version
+    tmp_path, checkout, version
 ):
     project = bake(tmp_path / "bake", versioning="git-tags")
     project.git("tag", "-a", "v1.2.0", "-m", "Release 1.2.0")
@@ -605,7 +619,7 @@ def test_local_checkout_is_as_shallow_as_azures_unless_told_otherwise(
             {"stages": [{"stage": "S", "jobs": [{"job": "J", "steps": steps}]}]}
         )
     )
-    agent = LocalAgent(project.path, index_server, tmp_path / "agent" / "work" / "1")
+    agent = LocalAgent(project.path, None, tmp_path / "agent" / "work" / "1")
 
     result = agent.run(pipeline, Build("refs/heads/main"))
 
@@ -629,10 +643,11 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
     add_secret_probe(project, index_server.password)
     project.git("tag", "-a", "v1.2.0", "-m", "Release 1.2.0")
     # Azure DevOps: an empty organisation whose feed the template's command sets
-    # up; the job token is the index's password, the index the feed's files.
+    # up; its Python endpoints store in the index, whose password is the job token.
     org = azure.org
     org.add_project("Data Platform", repositories=[project.distribution])
     org.add_job_token(index_server.password, "Data Platform")
+    feed = feed_on(azure, index_server, project="Data Platform")
     org.published = lambda feed, package, version: any(
         name.startswith(f"{dist}-{version}") for name in index_server.files()
     )
@@ -645,8 +660,8 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
         {"Data Platform/cookiecutter-azure-pylib": template_repository}
     )
     agent = LocalAgent(
-        project.path, index_server, tmp_path / "agent" / "work" / "1",
-        templates=templates, network=azure.network, team_project="Data Platform",
+        project.path, feed, tmp_path / "agent" / "work" / "1",
+        templates=templates, team_project="Data Platform",
     )  # fmt: skip
     pipeline = project.path / "azure-pipelines.yml"
 
@@ -738,14 +753,22 @@ def test_a_failed_install_is_the_one_red_error_of_its_job(
         )
     )
     project.git("commit", "--quiet", "-am", "Depend on a package the feed lacks")
-    agent = LocalAgent(project.path, index_server, tmp_path / "agent" / "work" / "1")
+    with running_feed(index_server, tmp_path / "network") as feed:
+        agent = LocalAgent(project.path, feed, tmp_path / "agent" / "work" / "1")
 
-    result = agent.run(project.path / "azure-pipelines.yml", Build("refs/heads/main"))
+        result = agent.run(
+            project.path / "azure-pipelines.yml", Build("refs/heads/main")
+        )
 
     failed = [(s.job, s.name) for s in result.steps if s.outcome == "failed"]
+    # Each job that installs the project: one red error, its install's.
     assert failed == [
-        ("tests py3{}".format(sys.version_info.minor), "Install the test environment")
+        ("tests py3{}".format(sys.version_info.minor), "Install the test environment"),
+        ("lint", "nox -s typecheck lint"),
     ], result.output
+    assert (
+        "not-on-the-feed-anywhere" in result.ran("lint", "nox -s typecheck lint").output
+    )
     assert "coverage" in result.jobs_skipped
     assert index_server.password not in result.output
 
@@ -760,28 +783,23 @@ def test_a_wrong_feed_name_fails_the_first_step_after_the_feed_with_its_cause(
         include_dockerfile=False,
         feed_name="python",  # the organisation's feed is python-internal
     )
-    with running_feed(index_server) as feed:
-        # The feed at Azure's path: PipAuthenticate's URL names the feed it is given.
-        azure_path = "/myorg/myproject/_packaging/python-internal/pypi"
-        azure = replace(feed.server, root=feed.server.root + azure_path)
-        agent = LocalAgent(project.path, azure, tmp_path / "agent" / "work" / "1")
+    with running_feed(index_server, tmp_path / "network") as feed:
+        agent = LocalAgent(project.path, feed, tmp_path / "agent" / "work" / "1")
 
         result = agent.run(
             project.path / "azure-pipelines.yml", Build("refs/heads/main")
         )
 
     failed = {s.name for s in result.steps if s.outcome == "failed"}
-    assert failed == {"Check that the feed answers"}, result.output
+    assert failed == {"Install the tools pinned in pyproject.toml"}, result.output
     leg = "tests py3{}".format(sys.version_info.minor)
-    checked = result.ran(leg, "Check that the feed answers").output
+    install = result.ran(leg, "Install the tools pinned in pyproject.toml").output
+    assert "404" in install
     assert (
-        "##vso[task.logissue type=error]feed: "
-        f"{feed.server.root}/myorg/myproject/_packaging/python/pypi/simple/ does not"
-        " exist (HTTP 404): check [tool.azure-artifacts]" in checked
+        "##vso[task.logissue type=error]pip could not install the tools of"
+        " pyproject.toml from the feed myproject/python (why: above)" in install
     )
-    assert result.ran(leg, "Install the CI tools pinned in pyproject.toml").outcome == (
-        "skipped"
-    )
+    assert result.ran(leg, "Check that the feed answers").outcome == "skipped"
     assert index_server.password not in result.output
 
 
@@ -793,11 +811,21 @@ def add_secret_probe(project: BakedProject, secret: str) -> None:
     project.git("commit", "--quiet", "-m", "A test that looks for the feed token")
 
 
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="the pipeline's tests step runs as a user of its own: runuser needs root",
+)
+
+
 @pytest.mark.slow
+@needs_root
 @pytest.mark.parametrize("mode", ["self-contained", "shared"])
-def test_the_library_tests_run_without_the_feed_token(
+def test_the_library_tests_cannot_reach_the_job_token(
     tmp_path: Path, index_server: IndexServer, template_repository: Path, mode: str
 ):
+    """The agent holds the job token in every task process's environment; the
+    probe looks in its own environment, its ancestors' /proc/<pid>/environ and
+    every file it can read. Without the step's own user, it finds the token."""
     project = bake(
         tmp_path / "bake",
         minimum_python=RUNNING_PYTHON,
@@ -808,38 +836,40 @@ def test_the_library_tests_run_without_the_feed_token(
     templates = TemplateSource(
         {"myproject/cookiecutter-azure-pylib": template_repository}
     )
-    agent = LocalAgent(
-        project.path, index_server, tmp_path / "work" / "1", templates=templates
-    )
-    pipeline = agent.load(project.path / "azure-pipelines.yml")
-    (test_stage,) = [s for s in pipeline["stages"] if s["stage"] == "Test"]
-    (tests_job,) = [j for j in test_stage["jobs"] if j["job"] == "tests"]
-    pipeline["stages"] = [{"stage": "Test", "jobs": [tests_job]}]
-    as_generated = tmp_path / "tests-job.yml"
-    as_generated.write_text(yaml.safe_dump(pipeline))
-    tests_job["steps"] = [
-        s for s in tests_job["steps"] if "feed token" not in s.get("displayName", "")
-    ]
-    without_the_drop = tmp_path / "tests-job-keeping-the-token.yml"
-    without_the_drop.write_text(yaml.safe_dump(pipeline))
-    leg = f"tests py3{sys.version_info.minor}"
+    with running_feed(index_server, tmp_path / "network") as feed:
+        agent = LocalAgent(
+            project.path, feed, tmp_path / "work" / "1", templates=templates
+        )
+        pipeline = agent.load(project.path / "azure-pipelines.yml")
+        (test_stage,) = [s for s in pipeline["stages"] if s["stage"] == "Test"]
+        (tests_job,) = [j for j in test_stage["jobs"] if j["job"] == "tests"]
+        pipeline["stages"] = [{"stage": "Test", "jobs": [tests_job]}]
+        as_generated = tmp_path / "tests-job.yml"
+        as_generated.write_text(yaml.safe_dump(pipeline))
+        (step,) = [s for s in tests_job["steps"] if "sudo" in s.get("script", "")]
+        step["script"] = "nox --force-python $(python.version) -s tests -R"
+        as_the_agents_user = tmp_path / "tests-job-as-the-agents-user.yml"
+        as_the_agents_user.write_text(yaml.safe_dump(pipeline))
+        leg = f"tests py3{sys.version_info.minor}"
 
-    kept_out = agent.run(as_generated, Build("refs/heads/main"))
-    exposed = agent.run(without_the_drop, Build("refs/heads/main", build_id=2))
+        kept_out = agent.run(as_generated, Build("refs/heads/main"))
+        exposed = agent.run(as_the_agents_user, Build("refs/heads/main", build_id=2))
 
     assert kept_out.succeeded, kept_out.output
-    assert "passed" in kept_out.ran(leg, "nox -s tests").output
+    ran = kept_out.ran(leg, "nox -s tests, as a user without the job token").output
+    assert "passed" in ran
     assert not exposed.succeeded
-    failed = exposed.ran(leg, "nox -s tests")
+    failed = exposed.ran(leg, "nox -s tests, as a user without the job token")
     assert "FAILED tests/test_secret_probe.py" in failed.output
+    assert "ENDPOINT_AUTH" not in failed.output  # the probe names no secret either
     assert index_server.password not in kept_out.output + exposed.output
 
 
-def python_step(text: str) -> dict[str, Any]:
+def python_step(pipeline: dict[str, Any]) -> dict[str, Any]:
     """The tests job's step that provides the Python under test."""
     (step,) = [
         s
-        for _, job, _, s in steps_of(yaml.safe_load(text))
+        for _, job, _, s in steps_of(pipeline)
         if job["job"] == "tests" and s.get("displayName") == "Python $(python.version)"
     ]
     return step
@@ -848,16 +878,16 @@ def python_step(text: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("version", "found"), [(RUNNING_PYTHON, True), ("3.99", False)]
 )
-def test_the_python_under_test_is_the_agents_or_uvs_and_a_missing_one_fails_clearly(
-    pipelines, tmp_path, version, found
+def test_the_python_under_test_is_the_images_or_uvs_and_a_missing_one_fails_clearly(
+    expanded, tmp_path, version, found
 ):
-    text, *_ = pipelines
     tools = tmp_path / "tools"
     tools.mkdir()
     (tools / "uv").symlink_to(uv.find_uv_bin())
     steps = [
+        {"task": "UsePythonVersion@0", "inputs": {"versionSpec": RUNNING_PYTHON}},
         {"script": f'echo "##vso[task.prependpath]{tools}"'},
-        python_step(text),
+        python_step(expanded[0][1]),
         {"script": f"command -v python{version}", "displayName": "found"},
     ]
     pipeline = tmp_path / "azure-pipelines.yml"
@@ -870,22 +900,25 @@ def test_the_python_under_test_is_the_agents_or_uvs_and_a_missing_one_fails_clea
         )
     )
     repository = bake(tmp_path / "bake").path
-    no_index = IndexServer("http://127.0.0.1:9", "build", "unused", tmp_path)
-    agent = LocalAgent(repository, no_index, tmp_path / "work" / "1")
+    agent = LocalAgent(repository, None, tmp_path / "work" / "1")
 
     result = agent.run(pipeline, Build("refs/heads/main"))
 
     step = result.ran("J", "Python $(python.version)")
     if found:
         assert result.succeeded, result.output
+        tool_cache = tmp_path / "work" / "_tool" / "Python"
+        assert f"Testing on Python {platform.python_version()}" in step.output
+        assert f"from {tool_cache}" in step.output  # the image's own
         located = Path(result.ran("J", "found").output.strip())
         assert located.name == f"python{version}"
+        assert located.is_relative_to(tool_cache)
     else:
         assert step.outcome == "failed"
         assert (
-            f"##vso[task.logissue type=error]No CPython {version} on this agent, and "
-            "uv could not install it (its error is above): a newer uv in the ci group"
-            " of pyproject.toml knows newer Pythons." in step.output
+            f"##vso[task.logissue type=error]No CPython {version} on this image, and"
+            " uv could not install it (above): a newer uv in the ci group of"
+            " pyproject.toml knows newer Pythons." in step.output
         )
         assert result.ran("J", "found").outcome == "skipped"
 

@@ -4,6 +4,7 @@ a release only for a tag that CHANGELOG.md and _template_version agree with."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import yaml
 
 from azure_pylib import releases
 from tests.baking import GIT_IDENTITY, TEMPLATE, copy_template
-from tests.index_server import IndexServer
+from tests.feed_stand_in import Feed, running_feed
+from tests.index_server import running_index_server
 from tests.pipeline_runner import Build, LocalAgent
 from tests.static_checks import azure_pipelines_schema_errors
 
@@ -46,9 +48,16 @@ def release_stage_only(tmp_path: Path) -> Path:
     return path
 
 
-def agent_for(repository: Path, tmp_path: Path) -> LocalAgent:
-    no_feed = IndexServer("http://127.0.0.1:9", "nobody", "unused", tmp_path)
-    return LocalAgent(repository, no_feed, tmp_path / "work" / "1")
+@pytest.fixture
+def feed(tmp_path: Path) -> Iterator[Feed]:
+    """The organisation's feed, which has no release of the template's tools yet."""
+    with running_index_server(tmp_path / "index", tools=False) as index:
+        with running_feed(index, tmp_path / "network") as feed:
+            yield feed
+
+
+def agent_for(repository: Path, tmp_path: Path, feed: Feed | None = None):
+    return LocalAgent(repository, feed, tmp_path / "work" / "1")
 
 
 def test_the_template_pipeline_is_valid_and_releases_from_tags_only(tmp_path, hosted):
@@ -68,8 +77,11 @@ def test_the_template_pipeline_is_valid_and_releases_from_tags_only(tmp_path, ho
     assert tests[2] == "True"
 
 
-def test_a_release_tag_publishes_its_changelog_entry(tmp_path, hosted):
-    agent = agent_for(hosted, tmp_path)
+@pytest.mark.slow
+def test_a_release_tag_publishes_its_changelog_entry_and_its_tools(
+    tmp_path, hosted, feed
+):
+    agent = agent_for(hosted, tmp_path, feed)
 
     result = agent.run(release_stage_only(tmp_path), Build(f"refs/tags/{RELEASE}"))
 
@@ -77,12 +89,20 @@ def test_a_release_tag_publishes_its_changelog_entry(tmp_path, hosted):
     notes = (agent.artifacts / "release-notes" / "release-notes.md").read_text()
     assert notes.startswith(f"cookiecutter-azure-pylib {RELEASE[1:]} (")
     assert "### Added" in notes
+    version = RELEASE[1:]
+    assert sorted(path.name for path in feed.index.packages.iterdir()) == [
+        f"cookiecutter_azure_pylib-{version}-py3-none-any.whl",
+        f"cookiecutter_azure_pylib-{version}.tar.gz",
+    ]
+    published = result.ran("release", "Publish the template's tools to the feed")
+    assert f"Published {version} to {feed.upload_url}" in published.output
+    assert feed.token not in result.output
 
 
 def test_the_release_job_refuses_a_tag_that_disagrees_with_the_template(
-    tmp_path, hosted
+    tmp_path, hosted, feed
 ):
-    agent = agent_for(hosted, tmp_path)
+    agent = agent_for(hosted, tmp_path, feed)
 
     result = agent.run(release_stage_only(tmp_path), Build("refs/tags/v9.9.9"))
 
@@ -95,6 +115,7 @@ def test_the_release_job_refuses_a_tag_that_disagrees_with_the_template(
     )
     assert "The newest release in CHANGELOG.md is" in check.output
     assert not (agent.artifacts / "release-notes").exists()
+    assert list(feed.index.packages.iterdir()) == []
 
 
 @pytest.mark.parametrize(

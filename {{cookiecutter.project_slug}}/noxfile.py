@@ -4,11 +4,9 @@
 # ///
 """Development tasks: ``nox`` runs tests, typecheck and lint; ``nox -l`` lists all."""
 
-import argparse
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 from glob import glob
@@ -17,8 +15,6 @@ from urllib.parse import quote
 
 import nox
 from packaging.specifiers import SpecifierSet
-from packaging.utils import parse_wheel_filename
-from packaging.version import Version
 
 nox.needs_version = ">=2026.8.17"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -38,23 +34,26 @@ if len(sys.argv) == 1 and "NOXSESSION" not in os.environ:
 if os.environ.get("PIP_INDEX_URL"):
     os.environ.setdefault("UV_DEFAULT_INDEX", os.environ["PIP_INDEX_URL"])
 
+PROJECT = nox.project.load_toml()
+# Azure DevOps' application id: what the Azure CLI gets a token for.
+AZURE_DEVOPS = "499b84ac-1321-427f-aa17-267ca6975798"
 
-def install(session: nox.Session, *arguments: str) -> None:
+
+def install(session: nox.Session, *arguments: str, **env: str) -> None:
     """Install only into a new environment or when pyproject.toml, which declares
     everything installed, has changed: checking again takes longer than the checks."""
-    if "-e" in arguments:  # the project itself: say why it cannot be, in a line
-        project_problem(session)
     copy = Path(session.virtualenv.location, "pyproject.toml")
     if not copy.exists() or copy.read_text() != Path("pyproject.toml").read_text():
-        session.install(*arguments)
+        if "-e" in arguments:  # the project itself: say why it cannot be, in a line
+            project_problem(session)
+        session.install(*arguments, env=env)
         copying = "import shutil, sys; shutil.copy(*sys.argv[1:])"  # `nox -R` skips it
         session.run_install("python", "-c", copying, "pyproject.toml", str(copy))
 
 
 def project_problem(session: nox.Session) -> None:
     """Stop with the fix where installing the project would end in a traceback."""
-    project = nox.project.load_toml()
-    needs = SpecifierSet(project["project"]["requires-python"])
+    needs = SpecifierSet(PROJECT["project"]["requires-python"])
     python = session.python or platform.python_version()
     if str(python) not in needs:
         minimum = re.sub(r"[^\d.]", "", str(needs).split(",")[0])
@@ -62,7 +61,7 @@ def project_problem(session: nox.Session) -> None:
             f"Python {python} runs this session and the project needs {needs}: "
             f"nox --force-python {minimum} (uv python install {minimum} gets one)"
         )
-    from_git = project["tool"].get("hatch", {}).get("version", {}).get("source")
+    from_git = PROJECT["tool"].get("hatch", {}).get("version", {}).get("source")
     head = ["git", "rev-parse", "--verify", "--quiet", "HEAD"]
     if from_git == "vcs" and subprocess.run(head, capture_output=True).returncode:
         session.error(
@@ -94,12 +93,6 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", *session.posargs)
 
 
-@nox.session(python=False, default=False)
-def doctor(session: nox.Session) -> None:
-    """Say why pip, uv or twine cannot use the feed, and the fix (installs nothing)."""
-    session.run(sys.executable, "tools/feed_doctor.py", *session.posargs)
-
-
 @nox.session(allow_parallel=True)
 def lint(session: nox.Session) -> None:
     """Check formatting with black and style with flake8, both every time."""
@@ -124,87 +117,98 @@ def format(session: nox.Session) -> None:
     session.run("black", ".")
 
 
+def built(session: nox.Session) -> list[str]:
+    """The wheel and sdist, built afresh into dist/, their metadata checked."""
+    if Path("dist").is_symlink():  # a link's own files stay where they are
+        Path("dist").unlink()
+    for stale in glob("dist/*"):  # dist/ may hold files of other versions
+        os.remove(stale)
+    session.run("python", "-m", "build", "--installer=uv")
+    session.run("twine", "check", "--strict", *glob("dist/*"))
+    return glob("dist/*")
+
+
 @nox.session(default=False)
 def build(session: nox.Session) -> None:
     """Build the wheel and sdist into dist/ and check their metadata."""
     install(session, "--group", "build")
-    if Path("dist").is_symlink():  # rmtree keeps a link's files: upload no stale one
-        Path("dist").unlink()
-    shutil.rmtree("dist", ignore_errors=True)
-    session.run("python", "-m", "build", "--installer=uv")
-    session.run("twine", "check", "--strict", *glob("dist/*"))
+    built(session)
 
 
 def feed_url(endpoint: str) -> str:
     """URL of the feed's ``simple`` (install) or ``upload`` (publish) endpoint."""
-    feed = nox.project.load_toml()["tool"]["azure-artifacts"]
+    feed = PROJECT["tool"]["azure-artifacts"]
     scope = [feed["organization"], feed.get("project"), "_packaging", feed["feed"]]
     path = "/".join(quote(part, safe="") for part in scope if part)
     return f"https://pkgs.dev.azure.com/{path}/pypi/{endpoint}/"
 
 
-PUBLISH_OPTIONS = argparse.ArgumentParser(prog="nox -s publish --")
-PUBLISH_OPTIONS.add_argument("--allow-dev", action="store_true")
-PUBLISH_OPTIONS.add_argument("--dev-only", action="store_true")
-PUBLISH_OPTIONS.add_argument("--tag", help="vX.Y.Z: fail unless the version is X.Y.Z")
-PUBLISH_OPTIONS.add_argument("--timeout", type=float, default=300, metavar="SECONDS")
+def azure_cli_token() -> str:
+    """Your Azure CLI account's token for Azure DevOps (after `az login`), or ""."""
+    ask = ["az", "account", "get-access-token", "--resource", AZURE_DEVOPS]
+    ask += ["--query", "accessToken", "--output", "tsv"]
+    try:
+        answer = subprocess.run(ask, capture_output=True, text=True, timeout=60)
+    except OSError:  # no Azure CLI here
+        return ""
+    except subprocess.TimeoutExpired:
+        return ""
+    token = answer.stdout.strip() if answer.returncode == 0 else ""
+    return token if re.fullmatch(r"[\w.-]+", token) else ""
 
 
-def version_problem(version: Version, options: argparse.Namespace) -> str | None:
-    """Why this version must not be published, or None."""
-    if version.local:
-        return f"{version} has a local version segment, which Azure Artifacts rejects"
-    if options.tag is not None and options.tag.removeprefix("v") != str(version):
-        return f"The tag {options.tag} does not match the built version {version}"
-    if version.is_devrelease and not (options.allow_dev or options.dev_only):
-        return (
-            f"{version} is a development version: release from a tag (git tag "
-            f"v{str(version).split('.dev')[0]}), or publish it with: "
-            "nox -s publish -- --allow-dev"
+def signed_in() -> dict[str, str]:
+    """uv's way to the feed, and twine's, when you set no index: the token in
+    TWINE_PASSWORD or else your Azure CLI account's, never written anywhere."""
+    if os.environ.get("UV_DEFAULT_INDEX"):
+        return {}
+    pat = os.environ.get("TWINE_PASSWORD", "").strip()
+    token, user = (pat, "build") if pat else (azure_cli_token(), "azure-cli")
+    if not token:  # uv asks the feed as nobody, and says what it answered
+        return {"UV_DEFAULT_INDEX": feed_url("simple")}
+    index = feed_url("simple").replace("//", f"//{user}:{quote(token, safe='')}@")
+    return {"UV_DEFAULT_INDEX": index, "TWINE_USERNAME": user, "TWINE_PASSWORD": token}
+
+
+def tools(session: nox.Session, access: dict[str, str]) -> None:
+    """Install the publish group (twine and the template's tools) from the
+    feed; if the feed does not answer, say which index uv asked and as whom."""
+    try:
+        install(session, "--group", "publish", **access)
+    except nox.command.CommandFailed:
+        index = access.get("UV_DEFAULT_INDEX") or os.environ.get("UV_DEFAULT_INDEX")
+        asking = "the credential in its URL" if "@" in (index or "") else "nobody"
+        if access.get("TWINE_PASSWORD"):
+            asking = "the token in TWINE_PASSWORD"
+        if access.get("TWINE_USERNAME") == "azure-cli":
+            asking = "the Azure CLI's account"
+        shown = re.sub(r"//[^/@]*@", "//", index or "PyPI (no UV_DEFAULT_INDEX)")
+        session.error(
+            f"uv could not install the template's tools from {shown}, asking as"
+            f" {asking}: uv says why above; docs/setup.md says how to reach the feed"
         )
-    return None
 
 
 @nox.session(default=False)
 def publish(session: nox.Session) -> None:
-    """Build, check and upload to the feed: docs/publishing.md."""
-    options = PUBLISH_OPTIONS.parse_args(session.posargs)
-    status = ["git", "status", "--porcelain"]
-    if Path(".git").exists() and session.run(*status, external=True, silent=True):
-        session.error("Uncommitted changes: commit or stash them first")
-    build(session)
-    version = parse_wheel_filename(next(Path("dist").glob("*.whl")).name)[1]
-    if problem := version_problem(version, options):
-        session.error(problem)
-    if options.dev_only and not version.is_devrelease:
-        session.skip(f"{version} is a release: main publishes development versions")
-    url = os.environ.get("TWINE_REPOSITORY_URL") or feed_url("upload")
-    env = {**os.environ, "TWINE_REPOSITORY_URL": url}  # twine's settings, not argv
-    if os.environ.get("TWINE_PASSWORD"):  # a PAT goes with any user
-        env.setdefault("TWINE_USERNAME", "build")
-    else:  # twine asks artifacts-keyring for your Azure DevOps sign-in, no prompt
-        env.setdefault("ARTIFACTS_KEYRING_NONINTERACTIVE_MODE", "true")
-        session.install("--group", "publish")
-        # artifacts-keyring has no wheel for some Pythons (docs/publishing.md).
-        probe = "import importlib.util as u, sys; u.find_spec('artifacts_keyring') or"
-        probe += " print(f'Python {sys.version[:4]} on {sys.platform}')"
-        if python := session.run("python", "-c", probe, silent=True).strip():
-            session.error(
-                f"artifacts-keyring has no release for {python}: set "
-                "TWINE_PASSWORD to a PAT (Packaging > Read & write)"
-            )
-    # One file at a time, retried while the feed is busy, then read back.
-    upload = [f"{session.bin}/python", "tools/upload.py", *glob("dist/*")]
-    upload.append(f"--timeout={options.timeout}")
-    run = subprocess.run(upload, env=env, stdout=subprocess.PIPE, text=True)
-    said = run.stdout.strip()
-    if run.returncode == 2 and options.dev_only:
-        session.skip(f"{said}: nothing new to publish")
-    if run.returncode == 2:
-        session.error(f"{said}; versions are immutable: raise the version")
-    if run.returncode:
-        session.error(said or f"tools/upload.py failed (exit {run.returncode})")
+    """Build, check, upload to the feed and read it back: docs/publishing.md."""
+    access = signed_in()
+    tools(session, access)
+    upload = [f"{session.bin}/python", "-m", "azure_pylib", "publish"]
+    upload += [*session.posargs, *built(session)]
+    done = subprocess.run(upload, env={**os.environ, **access}, stdout=subprocess.PIPE)
+    said = done.stdout.decode(errors="replace").strip()  # one sentence
+    if done.returncode:
+        session.error(said.removesuffix("."))
     session.log(said)
+
+
+@nox.session(default=False)
+def doctor(session: nox.Session) -> None:
+    """Say why pip, uv or twine cannot use the feed, and the fix."""
+    access = signed_in()
+    tools(session, access)
+    session.run("python", "-m", "azure_pylib", "doctor", *session.posargs, env=access)
 
 
 if __name__ == "__main__":
