@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slow: runs real tools (nox, pip, twine) inside a baked project"
     )
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        # Each pytest run of this user makes /tmp/pytest-of-USER private again
+        # (pytest's getbasetemp), and the baked projects' tests run pytest by
+        # the hundred: the local agent's second user, which passes through the
+        # temporary folders (tests/pipeline_runner.py), needs a root of its own.
+        root = tempfile.mkdtemp(prefix="cookiecutter-azure-pylib-tests-")
+        config.option.basetemp = root
+        config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
 
 
 @pytest.fixture(scope="module")

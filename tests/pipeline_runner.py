@@ -58,6 +58,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tomllib
@@ -275,6 +276,18 @@ class RunResult:
         return step
 
 
+def link_folders(path: Path) -> list[Path]:
+    """Every folder a process passes through to reach `path`, link after link
+    (a virtual environment's python may link into a private temporary folder)."""
+    folders: list[Path] = []
+    for _ in range(40):  # as the kernel, give up on a loop of links
+        folders += path.absolute().parents
+        if not path.is_symlink():
+            break
+        path = path.parent / os.readlink(path)
+    return folders
+
+
 @dataclass
 class LocalAgent:
     """One machine that runs pipelines of one repository, one job at a time.
@@ -430,13 +443,14 @@ class LocalAgent:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "sudo").write_text(SUDO)
             (folder / "sudo").chmod(0o755)
-            # pytest makes its folders private, and the interpreter that stands
-            # for the tool cache's may live in root's home: open them to be
-            # passed through, as the image's /opt/hostedtoolcache is.
-            real = Path(sys.executable).resolve()
-            for parent in [*folder.parents, *real.parents]:
-                if parent.stat().st_uid == os.geteuid():
-                    parent.chmod(parent.stat().st_mode | 0o001)
+        # pytest makes its folders private, and the interpreter that stands for
+        # the tool cache's may live in root's home or link through a private
+        # folder: open them to be passed through, as the image's
+        # /opt/hostedtoolcache is.
+        for path in [*folder.parents, *link_folders(Path(sys.executable))]:
+            mode = path.stat()
+            if mode.st_uid == os.geteuid() and not mode.st_mode & stat.S_IXOTH:
+                path.chmod(mode.st_mode | stat.S_IXOTH)
         return folder
 
     def predefined(self, build: Build) -> dict[str, str]:
