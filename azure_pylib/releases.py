@@ -68,8 +68,8 @@ def problems(tag: str, checkout: Path) -> list[str]:
     try:
         context = json.loads((checkout / "cookiecutter.json").read_text("utf-8"))
         template_version = context.get("_template_version")
-    except (OSError, ValueError) as error:
-        template_version = f"unreadable ({error})"
+    except (OSError, ValueError, AttributeError) as error:  # a list has no .get
+        template_version = f"unreadable ({type(error).__name__})"
     if template_version != version:
         found.append(
             f"cookiecutter.json has _template_version {template_version!r}, the tag"
@@ -77,7 +77,7 @@ def problems(tag: str, checkout: Path) -> list[str]:
         )
     try:
         released = entries((checkout / "CHANGELOG.md").read_text("utf-8"))
-    except OSError:
+    except (OSError, ValueError):  # missing, or not UTF-8 text
         released = []
     newest = released[0].version if released else None
     if newest != version:

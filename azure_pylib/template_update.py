@@ -97,13 +97,23 @@ def recorded(library: Path) -> tuple[str, str]:
     """The template's location and the release the library is at (.cruft.json)."""
     try:
         cruft = json.loads((library / ".cruft.json").read_text(encoding="utf-8"))
-        return cruft["template"], cruft["context"]["cookiecutter"]["_template_version"]
+        template = cruft["template"]
+        release = cruft["context"]["cookiecutter"]["_template_version"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UpdateError(
             f"{library / '.cruft.json'} does not say which template and release"
             f" the library comes from ({type(error).__name__}): link it with"
-            " `cruft link` first (README.md, 'Following the template')"
+            " `cruft link` first (README.md, 'Keeping generated projects up to date')"
         ) from None
+    if not isinstance(template, str) or not template:
+        raise UpdateError(f"{library / '.cruft.json'} names no template URL")
+    if not isinstance(release, str) or not releases.TAG.fullmatch(f"v{release}"):
+        raise UpdateError(
+            f"{library / '.cruft.json'} records _template_version {release!r}, not a"
+            " release X.Y.Z such as '1.0.0': set it to the release the library was"
+            " made from"
+        )
+    return template, release
 
 
 def newer_tags(template: str, current: str, env: dict[str, str], cwd: Path):
@@ -124,7 +134,7 @@ def newest_release(
         run(["git", "clone", "--quiet", "--depth=1", "--branch", tag, template,
              str(checkout)], scratch, env)  # fmt: skip
         refused = releases.problems(tag, checkout)
-        if not refused:
+        if not refused:  # problems() read CHANGELOG.md as UTF-8 already
             return tag, (checkout / "CHANGELOG.md").read_text(encoding="utf-8")
         print(f"Skipped {tag}, which is not a whole release: {refused[0]}")
     return None
@@ -178,6 +188,31 @@ def others_commits(library: Path, env: dict[str, str]) -> list[str]:
         env,
     )
     return [s for s in subjects.splitlines() if not s.startswith(COMMIT_SUBJECT)]
+
+
+def unsaved_work(library: Path, env: dict[str, str]) -> str | None:
+    """Why switching branches here could lose work, or None: uncommitted
+    changes, or commits on the local branch that nobody pushed."""
+    if run(["git", "status", "--porcelain"], library, env).strip():
+        return (
+            f"{library} has uncommitted changes: commit or stash them first (cruft"
+            " needs a clean tree); nothing was changed"
+        )
+    local = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{BRANCH}"],
+        cwd=library, env=env, capture_output=True,
+    )  # fmt: skip
+    if local.returncode:
+        return None
+    unpushed = run(["git", "log", "--format=%s", f"refs/heads/{BRANCH}", "--not",
+                    "HEAD", "--remotes"], library, env).splitlines()  # fmt: skip
+    theirs = [s for s in unpushed if not s.startswith(COMMIT_SUBJECT)]
+    if theirs:
+        return (
+            f"The local branch {BRANCH} has commits nobody pushed ({theirs[0]!r}):"
+            f" push or delete it first; nothing was changed"
+        )
+    return None
 
 
 def updated_branch(library: Path, tag: str, env: dict[str, str]) -> list[str]:
@@ -255,6 +290,8 @@ def update(arguments: argparse.Namespace, env: dict[str, str]) -> None:
         print(f"Up to date: the library is at {TEMPLATE} {current}, its newest release")
         return
     tag, changelog = release
+    if problem := unsaved_work(library, env):
+        raise UpdateError(problem)
     if others := others_commits(library, env):
         print(
             f"Left the branch {BRANCH} as it is: it has commits this job did not"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from azure_pylib import devops, template_update
+from azure_pylib import devops, releases, template_update
 from tests.azure_stand_in import (
     JOB_TOKEN,
     SECRETS,
@@ -194,14 +194,22 @@ def stand_in_repository(org: Organization, library: Library, token: str) -> dict
     return repository
 
 
-def run_update(library: Library, azure: Azure, token: str = JOB_TOKEN):
-    """`python3 -m azure_pylib template-update` in a fresh clone of the
-    library's main branch, with the variables a pipeline gives it; its output
-    holds no secret."""
+def checkout(library: Library) -> Path:
+    """A fresh clone of the library's main branch."""
     clone = library.remote.parent / "checkout"
     subprocess.run(["rm", "-rf", str(clone)], check=True)
     git(library.remote.parent, library.env, "clone", "--quiet", str(library.remote),
         str(clone))  # fmt: skip
+    return clone
+
+
+def run_update(
+    library: Library, azure: Azure, token: str = JOB_TOKEN, fresh: bool = True
+):
+    """`python3 -m azure_pylib template-update` in a fresh clone of the
+    library's main branch (or in the clone as it is), with the variables a
+    pipeline gives it; its output holds no secret."""
+    clone = checkout(library) if fresh else library.remote.parent / "checkout"
     env = {
         **azure.env(library.env),
         "SYSTEM_ACCESSTOKEN": token,
@@ -406,6 +414,85 @@ def test_a_tag_that_is_not_a_whole_release_is_not_offered(
     )
     (pull_request,) = repository["pull_requests"]
     assert pull_request["title"] == "Update to cookiecutter-azure-pylib 1.99.0"
+
+
+@pytest.mark.slow
+def test_uncommitted_changes_are_refused_before_switching_branches(
+    template: Template, azure, library_at
+) -> None:
+    library, repository = library_at(template.first_release, "dirty")
+    clone = checkout(library)
+    (clone / "NOTES.md").write_text("Work in progress\n")
+
+    done = run_update(library, azure, fresh=False)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"azure_pylib template-update: {clone} has uncommitted changes: commit or"
+        " stash them first (cruft needs a clean tree); nothing was changed"
+    ]
+    assert git(clone, library.env, "branch", "--show-current").strip() == "main"
+    assert (clone / "NOTES.md").read_text() == "Work in progress\n"
+    assert library.branches() == {"main"} and repository["pull_requests"] == []
+
+
+@pytest.mark.slow
+def test_a_local_branch_holding_unpushed_commits_is_never_reset(
+    template: Template, azure, library_at
+) -> None:
+    library, repository = library_at(template.first_release, "unpushed")
+    clone = checkout(library)
+    git(clone, library.env, "switch", "--quiet", "--create", "template-update")
+    (clone / "NOTES.md").write_text("Mine\n")
+    git(clone, library.env, "add", "NOTES.md")
+    git(clone, library.env, "commit", "--quiet", "-m", "My own work")
+    mine = git(clone, library.env, "rev-parse", "HEAD")
+    git(clone, library.env, "switch", "--quiet", "main")
+
+    done = run_update(library, azure, fresh=False)
+
+    assert done.returncode == 1
+    assert "commits nobody pushed ('My own work')" in done.stderr
+    assert git(clone, library.env, "rev-parse", "template-update") == mine
+    assert library.branches() == {"main"} and repository["pull_requests"] == []
+
+
+@pytest.mark.parametrize("recorded", ["1.0.0-dev", "v1.0.0", "", 1, None, ["1.0.0"]])
+def test_a_release_cruft_json_records_wrongly_is_one_sentence(
+    tmp_path: Path, recorded
+) -> None:
+    (tmp_path / ".cruft.json").write_text(json.dumps({
+        "template": "https://dev.azure.com/myorg/myproject/_git/tpl",
+        "context": {"cookiecutter": {"_template_version": recorded}},
+    }))  # fmt: skip
+
+    with pytest.raises(template_update.UpdateError) as refused:
+        template_update.recorded(tmp_path)
+
+    assert str(refused.value) == (
+        f"{tmp_path / '.cruft.json'} records _template_version {recorded!r}, not a"
+        " release X.Y.Z such as '1.0.0': set it to the release the library was"
+        " made from"
+    )
+
+
+@pytest.mark.parametrize(
+    "cookiecutter_json, changelog, expected",
+    [
+        ('["not", "an", "object"]', "## [1.2.0] - 2026-12-01\n", "unreadable"),
+        ('{"_template_version": "1.2.0"}', "## [1.2.0] \u2013 caf\xe9\n", "missing"),
+    ],
+    ids=["cookiecutter.json a list", "CHANGELOG.md not UTF-8"],
+)
+def test_a_release_whose_files_cannot_be_read_is_refused_in_words(
+    tmp_path: Path, cookiecutter_json: str, changelog: str, expected: str
+) -> None:
+    (tmp_path / "cookiecutter.json").write_text(cookiecutter_json)
+    (tmp_path / "CHANGELOG.md").write_bytes(changelog.encode("latin-1", "replace"))
+
+    refused = releases.problems("v1.2.0", tmp_path)
+
+    assert len(refused) == 1 and expected in refused[0], refused
 
 
 @pytest.mark.slow
