@@ -476,6 +476,12 @@ def given_answer_problems(answers: dict) -> list[str]:
                 f"{field} {shown(value)} must be one of"
                 f" {', '.join(choices[field])} (for example {choices[field][0]!r})."
             )
+        elif isinstance(context[field], str) and not isinstance(value, str):
+            # cookiecutter would bake a list's first item, a number as text
+            example = GOOD.get(field, context[field])
+            found.append(
+                f"{field} {shown(value)} must be text (for example {example!r})."
+            )
         elif isinstance(context[field], bool) and not user_config.is_yes_or_no(value):
             found.append(
                 f"{field} {shown(value)} must be yes or no (for example 'yes')."

@@ -55,24 +55,21 @@ def post_generate(
 def missing_release_tag(
     template: Path, template_version: str, pipeline: str, repository: str
 ) -> str:
-    """The sentence for a pipeline pinned to a tag the template lacks: the shared
-    pipeline's jobs, and in both modes the promote job's azure_pylib."""
+    """The sentence for a shared pipeline pinned to a release tag the template
+    checkout lacks (a clone carries no tags): the tag to create, and where."""
     tag = f"v{template_version}"
-    if not is_git_repository(template):
-        return ""  # no history to look the tag up in
+    if pipeline != "shared" or not is_git_repository(template):
+        return ""  # nothing to pin, or no history to look the tag up in
     found = ["git", "rev-parse", "--quiet", "--verify", f"refs/tags/{tag}"]
     done = subprocess.run(found, cwd=template, capture_output=True, env=own_git())
     if done.returncode == 0:
         return ""
-    pins = (
-        "The shared pipeline pins"
-        if pipeline == "shared"
-        else "The pipeline promotes releases with azure_pylib of"
-    )
     return (
-        f"{pins} refs/tags/{tag} of {repository}, a tag this template checkout"
-        f" does not have: push the release tag there (git push origin {tag} in"
-        " the template's repository)."
+        f"The shared pipeline pins refs/tags/{tag} of {repository}, a tag this"
+        f" template checkout does not have: tag the release there (git tag"
+        f' --annotate {tag} -m "cookiecutter-azure-pylib {template_version}" &&'
+        f" git push origin {tag}), as the template's README says under"
+        ' "Importing the template".'
     )
 
 

@@ -9,7 +9,9 @@ again, every scalar as the text it was written as, finds what was changed.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -60,11 +62,37 @@ def is_yes_or_no(value: object) -> bool:
     return True
 
 
-def given_on_command_line() -> dict[str, str]:
-    """The key=value answers of cookiecutter's command line, if it runs this bake."""
+def cruft_option(name: str) -> str | None:
+    """The value of cruft's --extra-context or --variables-to-update on its
+    command line (cruft runs its commands without a click context to ask)."""
+    program = Path(sys.argv[0])  # cruft, or python -m cruft's cruft/__main__.py
+    if "cruft" not in (program.name, program.parent.name):
+        return None
+    option = "--" + name.replace("_", "-")
+    for index, word in enumerate(sys.argv):
+        if word == option and index + 1 < len(sys.argv):
+            return sys.argv[index + 1]
+        if word.startswith(option + "="):
+            return word.partition("=")[2]
+    return None
+
+
+def given_on_command_line() -> dict[str, object]:
+    """The answers given on the command line that runs this bake: cookiecutter's
+    key=value pairs, or the JSON of cruft's --extra-context and update's
+    --variables-to-update, each value as it was given (a list stays a list)."""
     command = click.get_current_context(silent=True)
-    answers = command.params.get("extra_context") if command else None
-    return dict(answers) if isinstance(answers, dict) else {}
+    given: dict[str, object] = {}
+    for name in ("extra_context", "variables_to_update"):
+        answers = command.params.get(name) if command else cruft_option(name)
+        if isinstance(answers, str):  # cruft's options are JSON text
+            try:
+                answers = json.loads(answers)
+            except ValueError:
+                answers = None  # cruft refuses it itself
+        if isinstance(answers, dict):
+            given.update(answers)
+    return given
 
 
 def written(value: object) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.baking import (
+    DEFAULTS,
     TEMPLATE,
     bake,
     hosted_template,
@@ -194,22 +195,17 @@ def template_checkout(folder: Path, *tags: str) -> Path:
     return checkout
 
 
-SHARED_PINS = "The shared pipeline pins"
-PROMOTION_PINS = "The pipeline promotes releases with azure_pylib of"
-
-
 @pytest.mark.parametrize(
     ("tags", "pipeline", "told"),
     [
-        ([], "shared", SHARED_PINS),
-        (["v1.0.0"], "shared", ""),
-        (["v0.9.0"], "shared", SHARED_PINS),
-        ([], "self-contained", PROMOTION_PINS),
-        (["v1.0.0"], "self-contained", ""),
+        ([], "shared", True),
+        (["v1.0.0"], "shared", False),
+        (["v0.9.0"], "shared", True),
+        ([], "self-contained", False),  # it pins nothing
     ],
 )
-def test_a_pipeline_pinned_to_a_missing_tag_is_named_at_bake_time(
-    tmp_path: Path, tags: list[str], pipeline: str, told: str
+def test_a_shared_pipeline_pinned_to_a_missing_tag_names_the_tag_to_create(
+    tmp_path: Path, tags: list[str], pipeline: str, told: bool
 ) -> None:
     checkout = template_checkout(tmp_path, *tags)
 
@@ -218,9 +214,11 @@ def test_a_pipeline_pinned_to_a_missing_tag_is_named_at_bake_time(
     )
 
     assert message == (
-        f"{told} refs/tags/v1.0.0 of Platform/cookiecutter-azure-pylib, a tag this"
-        " template checkout does not have: push the release tag there (git push"
-        " origin v1.0.0 in the template's repository)."
+        "The shared pipeline pins refs/tags/v1.0.0 of"
+        " Platform/cookiecutter-azure-pylib, a tag this template checkout does not"
+        " have: tag the release there (git tag --annotate v1.0.0 -m"
+        ' "cookiecutter-azure-pylib 1.0.0" && git push origin v1.0.0), as the'
+        ' template\'s README says under "Importing the template".'
         if told
         else ""
     )
@@ -235,29 +233,27 @@ def test_a_template_folder_without_git_history_is_not_told_about_tags(tmp_path):
     )
 
 
-def test_baking_a_shared_pipeline_from_an_untagged_checkout_says_what_to_push(
-    tmp_path: Path,
+@pytest.mark.parametrize("pipeline", ["self-contained", "shared"])
+def test_a_bake_from_an_untagged_clone_warns_only_of_a_shared_pipelines_tag(
+    tmp_path: Path, pipeline: str
 ) -> None:
+    """The quick start's route: a fresh clone carries no tags."""
     checkout = template_checkout(tmp_path)
     env = isolated_git_env(tmp_path / "home")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", str(checkout)]
 
-    baked = run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            str(checkout),
-            "pipeline=shared",
-            "-o",
-            str(tmp_path / "out"),
-        ],
-        tmp_path,
-        env,
-    )
+    baked = run([*command, f"pipeline={pipeline}", "-o", str(out)], tmp_path, env)
 
-    assert "git push origin v1.0.0" in baked.stderr
-    assert (tmp_path / "out" / PROJECT_SLUG / "azure-pipelines.yml").is_file()
+    told = baked.stderr.strip().splitlines()
+    assert told[0].startswith("Created a git repository on branch main")
+    tag = f"v{DEFAULTS['_template_version']}"
+    if pipeline == "shared":
+        assert f"git tag --annotate {tag} " in told[1]
+        assert f"git push origin {tag}" in told[1] and len(told) == 2
+    else:
+        assert len(told) == 1, told
+    assert (out / PROJECT_SLUG / "azure-pipelines.yml").is_file()
 
 
 def test_hook_under_plain_cookiecutter_makes_the_first_commit(
@@ -375,6 +371,36 @@ def test_cruft_create_records_the_template_source_and_commit(
     assert project.changed_files == set()
     project.cruft("check")
     project.cruft("diff", "--exit-code")
+
+
+@pytest.mark.slow
+def test_cruft_routes_refuse_answers_of_the_wrong_type_or_name(
+    tmp_path: Path, project: Project, template: TemplateRepository
+) -> None:
+    """cookiecutter would bake a list's first item and an integer as text,
+    cruft update would ignore an unknown name and cruft link record any value:
+    each is refused, naming the answer, and nothing changes."""
+    create = [sys.executable, "-m", "cruft", "create", "--no-input"]
+    given = json.dumps({"extras": ["redis", "pg"], "project_name": 7})
+    created = run([*create, "--extra-context", given, str(template.path)],
+                  tmp_path, template.env, check=False)  # fmt: skip
+    updated = project.cruft("update", "--skip-apply-ask", "--variables-to-update",
+                            '{"minimum_pyton": "3.12"}', check=False)  # fmt: skip
+    (project.path / ".cruft.json").unlink()
+    linked = project.cruft("link", str(template.path), "--no-input", "--extra-context",
+                           '{"project_slug": "../x"}', check=False)  # fmt: skip
+
+    assert created.returncode != 0 and not (tmp_path / PROJECT_SLUG).exists()
+    said = " ".join(created.stdout.split() + created.stderr.split())
+    assert "extras ['redis', 'pg'] must be text" in said
+    assert "project_name 7 must be text" in said
+    assert updated.returncode != 0
+    said = " ".join(updated.stdout.split() + updated.stderr.split())
+    assert "'minimum_pyton' is not an answer of this template" in said
+    assert linked.returncode != 0 and not (project.path / ".cruft.json").exists()
+    said = " ".join(linked.stdout.split() + linked.stderr.split())
+    assert "project_slug '../x' must be" in said
+    assert project.changed_files == {".cruft.json"}  # deleted here, not by cruft
 
 
 @pytest.mark.slow
@@ -530,31 +556,36 @@ def test_project_baked_with_cookiecutter_adopts_cruft_with_link(
 def test_update_to_the_next_release_moves_only_the_shared_pipelines_ref(
     tmp_path: Path, template: TemplateRepository
 ) -> None:
-    template.tag("v1.0.0")
+    current = DEFAULTS["_template_version"]
+    major, minor, _ = current.split(".")
+    following = f"{major}.{int(minor) + 1}.0"
+    template.tag(f"v{current}")
     context = template.path / "cookiecutter.json"
     text = context.read_text(encoding="utf-8")
     raised = text.replace(
-        '"_template_version": "1.0.0"', '"_template_version": "1.1.0"'
+        f'"_template_version": "{current}"', f'"_template_version": "{following}"'
     )
     assert raised != text
     context.write_text(raised, encoding="utf-8")
     template.edit_generated(".gitignore", lambda text: text + "\n.ruff_cache/\n")
-    template.commit("Release 1.1.0")
-    template.tag("v1.1.0")
+    template.commit(f"Release {following}")
+    template.tag(f"v{following}")
     shared = json.dumps({"pipeline": "shared"})
     project = create_project(
         template,
         tmp_path / "projects",
         "--checkout",
-        "v1.0.0",
+        f"v{current}",
         "--extra-context",
         shared,
     )
     before = project.read("azure-pipelines.yml").splitlines()
 
-    project.cruft("update", "--skip-apply-ask", "--checkout", "v1.1.0")
+    project.cruft("update", "--skip-apply-ask", "--checkout", f"v{following}")
 
     after = project.read("azure-pipelines.yml").splitlines()
     changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
-    assert changed == [("    ref: refs/tags/v1.0.0", "    ref: refs/tags/v1.1.0")]
+    assert changed == [
+        (f"    ref: refs/tags/v{current}", f"    ref: refs/tags/v{following}")
+    ]
     assert ".ruff_cache/" in project.read(".gitignore")  # the rest of the release
