@@ -12,6 +12,9 @@ Reports the median (and range) of N runs, on the running Python, of:
   tools of its virtual environments but without nox (the floor for the above)
 - a missing Python: ``nox -s tests --force-python X`` for a supported Python
   this machine lacks must fail, at once (a plain ``nox`` never looks for it)
+- with ``--versus PATH`` (a checkout of scientific-python/cookie): its bake
+  from the defaults plus the first ``nox -s pylint tests``, cold, each run
+  right after one of ours, and the ratio of the medians
 
 Needs cookiecutter, nox and uv installed for the running Python.
 """
@@ -78,7 +81,23 @@ def asking_for_a_missing_python(project: Path, python: str) -> str:
     return f"{' '.join(command[2:])}: exit status {status} after {seconds:.2f} s"
 
 
-def measure(runs: int, scratch: Path) -> dict[str, list[float]]:
+def their_bake_to_green(cookie: Path, into: Path) -> float:
+    """scientific-python/cookie's defaults baked, committed (its version comes
+    from git) and its `nox -s pylint tests`, cold."""
+    seconds = run(sys.executable, "-m", "cookiecutter", "--no-input", cookie, cwd=into)
+    project = into / "package"
+    start = time.perf_counter()
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit",
+                     "-qm", "Initial commit"]):  # fmt: skip
+        subprocess.run(command, cwd=project, check=True, capture_output=True)
+    seconds += time.perf_counter() - start
+    return seconds + nox(project, "-s", "pylint", "tests")
+
+
+def measure(
+    runs: int, scratch: Path, cookie: Path | None = None
+) -> dict[str, list[float]]:
     figures: dict[str, list[float]] = {
         "bake": [],
         "bake→green cold": [],
@@ -88,11 +107,17 @@ def measure(runs: int, scratch: Path) -> dict[str, list[float]]:
     warm_up = Path(tempfile.mkdtemp(dir=scratch))
     bake(warm_up)
     nox(warm_up / "my-shared-utils")
+    if cookie:
+        figures["cookie bake→green cold"] = []
+        their_bake_to_green(cookie, Path(tempfile.mkdtemp(dir=scratch)))
     for _ in range(runs):
         where = Path(tempfile.mkdtemp(dir=scratch))
         figures["bake"].append(bake(where))
         project = where / "my-shared-utils"
         figures["bake→green cold"].append(figures["bake"][-1] + nox(project))
+        if cookie:
+            theirs = their_bake_to_green(cookie, Path(tempfile.mkdtemp(dir=scratch)))
+            figures["cookie bake→green cold"].append(theirs)
         figures["second nox"].append(nox(project))
         figures["same checks directly"].append(checks_directly(project))
     return figures
@@ -101,9 +126,13 @@ def measure(runs: int, scratch: Path) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Time bake, bake→green and nox.")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure")
-    runs = parser.parse_args().runs
+    parser.add_argument(
+        "--versus", type=Path, help="a checkout of scientific-python/cookie"
+    )
+    arguments = parser.parse_args()
+    runs = arguments.runs
     with tempfile.TemporaryDirectory() as scratch:
-        figures = measure(runs, Path(scratch))
+        figures = measure(runs, Path(scratch), arguments.versus)
         project = next(Path(scratch).glob("*/my-shared-utils"))
         missing = missing_python()
         asking = missing and asking_for_a_missing_python(project, missing)
@@ -115,6 +144,11 @@ def main() -> None:
         figures["same checks directly"]
     )
     print(f"second nox / same checks directly: {ratio:.2f}×")
+    if arguments.versus:
+        versus = statistics.median(figures["bake→green cold"]) / statistics.median(
+            figures["cookie bake→green cold"]
+        )
+        print(f"bake→green cold / scientific-python/cookie's: {versus:.2f}×")
     print(asking or "every supported Python is here: none to ask for")
 
 
