@@ -27,6 +27,7 @@ from azure_pylib.feed import (
     Login,
     Problem,
     ask,
+    index_login,
     keyring_login,
     links,
     login_for,
@@ -247,11 +248,13 @@ def name_check(login: Login, feed: str, name: str) -> Check:
     return ok(f"name: {name} is the feed's own")
 
 
-def publish_check(env: dict[str, str]) -> Check:
+def publish_check(env: dict[str, str], upload: str) -> Check:
     if env.get("TWINE_PASSWORD") and env.get("TWINE_USERNAME") == "azure-cli":
         return ok("publish: twine gets the Azure CLI's token (from nox)")
     if env.get("TWINE_PASSWORD"):
         return ok("publish: twine gets the token in TWINE_PASSWORD")
+    if found := index_login(upload, env):
+        return ok(f"publish: twine gets the token of {found.source}, the same feed")
     if problem := keyring_problem():
         return fix(
             f"publish: {problem}: sign in with `az login`, or set TWINE_PASSWORD to"
@@ -294,7 +297,7 @@ def checks(pipeline: bool, env: dict[str, str]) -> list[Check]:
         found.append(identity_check(login))
     found += feed_checks(login, feed, name, own=not pipeline)
     if not pipeline:
-        found.append(publish_check(env))
+        found.append(publish_check(env, address.url("upload")))
     found.append(renovate_check(ours))
     return found
 

@@ -202,7 +202,20 @@ def login_for(url: str, env: dict[str, str], timeout: float) -> Login | str:
         return Login(given, env["TWINE_PASSWORD"].strip(), "TWINE_PASSWORD")
     if password:
         return Login(user or "build", password, "the URL")
+    if found := index_login(url, env):
+        return found
     return keyring_login(split_url(url)[2], env.get("TWINE_USERNAME"), timeout)
+
+
+def index_login(url: str, env: dict[str, str]) -> Login | None:
+    """The token in uv's or pip's index URL, when that index is the same feed
+    as `url` (docs/setup.md exports one: the Azure CLI's, or a PAT)."""
+    feed = public(url).partition("/pypi/")[0]
+    for name in ("UV_DEFAULT_INDEX", "PIP_INDEX_URL"):
+        user, password, bare = split_url(env.get(name, ""))
+        if password and public(bare).partition("/pypi/")[0] == feed:
+            return Login(user or "build", password, name)
+    return None
 
 
 class _Links(HTMLParser):

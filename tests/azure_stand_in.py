@@ -402,6 +402,7 @@ AZURE_CLI = """#!/bin/sh
 # The Azure CLI as the template asks it, signed in as one account.
 expected="account get-access-token --resource 499b84ac-1321-427f-aa17-267ca6975798"
 case "$*" in
+  login) echo "[]" ;;  # the subscriptions; the sign-in itself happens in a browser
   "$expected --query accessToken --output tsv") echo "{token}" ;;
   *) echo "ERROR: 'az $*' is not what the template asks" >&2; exit 2 ;;
 esac
@@ -409,9 +410,10 @@ esac
 
 
 def azure_cli(folder: Path, token: str) -> Path:
-    """A program `az` in `folder` that answers `az account get-access-token
-    --resource <Azure DevOps> --query accessToken --output tsv` as az does
-    once signed in: the token and a line break. Returns the folder."""
+    """A program `az` in `folder` that answers `az login`, and `az account
+    get-access-token --resource <Azure DevOps> --query accessToken --output
+    tsv` as az does once signed in: the token and a line break. Returns the
+    folder."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "az").write_text(AZURE_CLI.format(token=token))
     (folder / "az").chmod(0o755)

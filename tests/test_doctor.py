@@ -103,8 +103,6 @@ def test_with_everything_right_the_doctor_exits_0_and_says_who_it_asked_as(
         ("uv's own other index", ["uv: uses https://pypi.org/simple/, not the feed"]),
         ("an expired PAT", ["feed: the feed refused the token in pip's index URL"
                             " (the sign-in page, HTTP 302)"]),  # fmt: skip
-        ("no publishing token", ["publish: artifacts-keyring is not installed here:"
-                                 " sign in with `az login`"]),  # fmt: skip
     ],
 )
 def test_each_cause_is_named_alone_with_its_fix(project, feed, cause, expected):
@@ -117,8 +115,6 @@ def test_each_cause_is_named_alone_with_its_fix(project, feed, cause, expected):
         env["UV_DEFAULT_INDEX"] = "https://pypi.org/simple/"
     elif cause == "an expired PAT":
         env["PIP_INDEX_URL"] = pat_index(feed, password="expired-pat-Pq7rS9tU")
-    elif cause == "no publishing token":
-        del env["TWINE_PASSWORD"]
 
     result = doctor(project, feed, **env)
 
@@ -260,6 +256,32 @@ def test_the_azure_cli_sign_in_nox_passes_on_is_enough(project, feed):
         " (the Azure CLI's sign-in)" in result.lines
     )
     assert token not in "\n".join(result.lines)
+
+
+def test_publishing_takes_the_token_of_the_index_of_the_same_feed_only(
+    monkeypatch,
+):
+    monkeypatch.setattr(doctor_module.importlib.util, "find_spec", lambda name: None)
+    upload = "https://pkgs.dev.azure.com/myorg/myproject/_packaging/libs/pypi/upload/"
+    same = "https://azure-cli:tok@pkgs.dev.azure.com/myorg/myproject/_packaging/libs"
+    other = "https://build:tok@pkgs.dev.azure.com/myorg/myproject/_packaging/other"
+
+    found = [
+        (check.ok, check.line)
+        for env in ({"PIP_INDEX_URL": f"{same}/pypi/simple/"},
+                    {"UV_DEFAULT_INDEX": f"{other}/pypi/simple/"}, {})
+        for check in [doctor_module.publish_check(env, upload)]
+    ]  # fmt: skip
+
+    keyring = (
+        "publish: artifacts-keyring is not installed here: sign in with `az login`,"
+        " or set TWINE_PASSWORD to a PAT with Packaging (Read & write)"
+    )
+    assert found == [
+        (True, "publish: twine gets the token of PIP_INDEX_URL, the same feed"),
+        (False, keyring),
+        (False, keyring),
+    ]
 
 
 def test_the_pipeline_checks_the_feed_pip_authenticate_named(project, feed):

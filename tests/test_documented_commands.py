@@ -9,10 +9,11 @@ their own, and on PATH only git, a Python and (for the uv route) uv.
 Only what the docs themselves mark as yours to fill in is substituted:
 `$TEMPLATE` (the template's git URL) is a bare repository standing in for the
 organisation's; `vX.Y.Z` is a release number; a PAT "from your secret store"
-is the password of a local pypiserver (tests/index_server.py) whose URL takes
-the feed's place; questions are answered through stdin; `TWINE_REPOSITORY_URL`,
-documented for it, sends the upload there. nox sees only the running Python
-(NOXFORCEPYTHON), as on a machine with one interpreter.
+is a token the stand-in takes; questions are answered through stdin. Azure
+DevOps is its stand-ins at its own host names (tests/azure_stand_in.py,
+tests/feed_stand_in.py), and the Azure CLI a program on PATH that answers as az
+does once signed in. nox sees only the running Python (NOXFORCEPYTHON), as on
+a machine with one interpreter.
 
 Every block is either run or listed in NOT_RUN with the reason; a block that
 is neither fails test_every_documented_command_is_run_or_listed.
@@ -27,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,8 +42,8 @@ from tests.baking import (
     hosted_template,
     isolated_git_env,
 )
-from tests.azure_stand_in import ADMIN_PAT, SECRETS
-from tests.index_server import IndexServer, isolated_environment, running_index_server
+from tests.azure_stand_in import ADMIN_PAT, SECRETS, azure_cli, entra_token
+from tests.index_server import isolated_environment
 
 TEMPLATE_README = "template:README.md"  # the project's own pages keep their names
 PROJECT = "my-shared-utils"
@@ -60,11 +60,10 @@ NOT_RUN = {
     "artifacts-keyring signs in with an Azure DevOps account",
     ("docs/setup.md", "export UV_DEFAULT_INDEX=https://VssSessionToken"): "needs "
     "Azure DevOps: the token comes from artifacts-keyring",
-    ("docs/publishing.md", "nox -s publish\n"): "needs Azure DevOps: "
-    "artifacts-keyring signs in with an Azure DevOps account",
     ("docs/docker.md", "export PIP_INDEX_URL="): "needs the feed's URL and a "
     "registry: tests/test_docker.py runs this build against a local index, with "
-    "--network host and without the # syntax line's frontend from Docker Hub",
+    "--network host and without the # syntax line's frontend from Docker Hub; "
+    "the same `az account get-access-token` line runs in docs/setup.md's block",
     ("docs/docker.md", "FEED=https://"): "needs Azure DevOps: the token comes "
     "from artifacts-keyring (and a Docker engine for the build)",
 }
@@ -72,6 +71,7 @@ NOT_RUN = {
 # Blocks the two sessions below run, by page and how the block starts.
 RUN = {
     (TEMPLATE_README, "python3 -m venv .venv"),
+    (TEMPLATE_README, 'release="v$(python3'),
     (TEMPLATE_README, "python bake.py --no-input"),
     (TEMPLATE_README, "python3 -m pip install cruft"),
     (TEMPLATE_README, "cruft check"),
@@ -79,7 +79,10 @@ RUN = {
     (TEMPLATE_README, "cd my-shared-utils"),
     (TEMPLATE_README, "git tag --annotate vX.Y.Z"),
     (TEMPLATE_README, "cruft update --checkout vX.Y.Z"),
+    ("docs/setup.md", "az login"),
+    ("docs/setup.md", 'export PIP_INDEX_URL="https://azure-cli:'),
     ("docs/setup.md", "export AZURE_ARTIFACTS_PAT="),
+    ("docs/publishing.md", "nox -s publish\n"),
     ("README.md", "python3 -m venv .venv && . .venv/bin/activate"),
     ("README.md", "uv venv"),
     ("README.md", "git tag -a v1.2.0"),
@@ -241,13 +244,7 @@ def fresh_machine(home: Path, tools: Path, **variables: str) -> dict[str, str]:
 def test_template_readme_commands_work_as_written(tmp_path: Path):
     home = tmp_path / "home"
     setup = isolated_git_env(tmp_path / "setup-home")
-    hosted = hosted_template(tmp_path, setup)
-    subprocess.run(
-        # The release tag the repository ships with, pushed as README.md says.
-        ["git", "-C", hosted, "tag", "-a", f"v{RELEASE}", "-m", RELEASE],
-        env=setup,
-        check=True,
-    )
+    hosted = hosted_template(tmp_path, setup)  # as shipped: no tags
     env = fresh_machine(
         home,
         tmp_path / "tools",
@@ -259,9 +256,16 @@ def test_template_readme_commands_work_as_written(tmp_path: Path):
     readme = {TEMPLATE_README: (TEMPLATE / "README.md").read_text()}
     terminal = Terminal(readme, clone, env)
 
-    # Quick start, in the clone: bake the defaults, and the first nox is green.
-    terminal.paste(TEMPLATE_README, "python3 -m venv .venv")
+    # Quick start, in the clone: bake the defaults, with nothing to warn of,
+    # and the first nox is green.
+    printed = terminal.paste(TEMPLATE_README, "python3 -m venv .venv")
+    assert "Created a git repository on branch main" in printed
+    assert " tag" not in printed[printed.index("Created a git repository") :]
     terminal.shell("cd my-shared-utils && nox")
+
+    # The organisation tags the release it imported, and pushes the tag.
+    terminal.paste(TEMPLATE_README, 'release="v$(python3')
+    assert f"refs/tags/v{RELEASE}" in terminal.shell(f"git ls-remote --tags {hosted}")
 
     # cruft: create (the questions answered with the defaults), check and diff.
     terminal.cwd = home
@@ -283,7 +287,9 @@ def test_template_readme_commands_work_as_written(tmp_path: Path):
 
     # Adopting cruft in the project the Quick start baked in the clone.
     terminal.cwd = clone
-    terminal.paste(TEMPLATE_README, "cd my-shared-utils")
+    terminal.paste(
+        TEMPLATE_README, "cd my-shared-utils", replace={"vX.Y.Z": f"v{RELEASE}"}
+    )
     assert (clone / PROJECT / ".cruft.json").is_file()
 
     # bake.py in the clone (after the adoption: its bakes replace the replay
@@ -355,53 +361,46 @@ def test_template_readme_feed_setup_commands_work_as_written(tmp_path: Path, azu
     terminal.assert_ran_every_block_to_run(FEED_SETUP)
 
 
-@pytest.fixture
-def index_server(tmp_path: Path) -> Iterator[IndexServer]:
-    with running_index_server(tmp_path / "index") as server:
-        yield server
-
-
 @pytest.mark.slow
-def test_generated_docs_commands_work_as_written(
-    tmp_path: Path, index_server: IndexServer
-):
+def test_generated_docs_commands_work_as_written(tmp_path: Path, feed):
+    """Against the feed stand-in at pkgs.dev.azure.com, with a program `az`
+    on PATH that answers as the Azure CLI does once signed in."""
     project = bake(tmp_path / "baked")
     pages = project.documentation()
+    token = entra_token("dev@contoso.com")
+    feed.tokens[token] = None  # the account's own roles on the feed
     env = fresh_machine(
-        tmp_path / "home",
-        tmp_path / "tools",
-        NOXFORCEPYTHON=PYTHON,
-        TWINE_REPOSITORY_URL=index_server.upload_url,
+        tmp_path / "home", tmp_path / "tools", NOXFORCEPYTHON=PYTHON, **feed.env()
     )
+    azure_cli(tmp_path / "tools", token)
     terminal = Terminal(pages, project.path, env)
     origin = tmp_path / "origin.git"  # Azure Repos' stand-in for the release tag
     terminal.shell(f"git init -q --bare {origin} && git remote add origin {origin}")
 
-    # One-time setup with a PAT, the local index in the feed's place.
-    feed = re.search(r"@(pkgs\.dev\.azure\.com/\S*?/simple/)", pages["docs/setup.md"])
-    local = index_server.simple_url.removeprefix("http://")
-    terminal.paste(
-        "docs/setup.md",
-        "export AZURE_ARTIFACTS_PAT=",
-        replace={
-            "AZURE_ARTIFACTS_PAT=...": f"AZURE_ARTIFACTS_PAT={index_server.password}",
-            f"https://build:${{AZURE_ARTIFACTS_PAT}}@{feed.group(1)}": (
-                f"http://build:${{AZURE_ARTIFACTS_PAT}}@{local}"
-            ),
-        },
-    )
-
-    # Develop with uv, then start over with pip (nox's environments stay);
-    # the pip route's virtual environment stays active from here on.
+    # One-time setup signed in with the Azure CLI; develop with uv, then start
+    # over with pip (nox's environments stay), whose virtual environment stays
+    # active from here on.
+    terminal.paste("docs/setup.md", "az login")
+    terminal.paste("docs/setup.md", 'export PIP_INDEX_URL="https://azure-cli:')
     terminal.paste("README.md", "uv venv")
     terminal.shell("rm -r .venv")
     terminal.paste("README.md", "python3 -m venv .venv && . .venv/bin/activate")
 
-    # Release: tag and push, then publish from this machine with the PAT.
+    # Release: tag and push, then publish from this machine as the signed-in user.
     terminal.paste("README.md", "git tag -a v1.2.0")
     assert "refs/tags/v1.2.0" in terminal.shell(f"git ls-remote --tags {origin}")
-    terminal.paste("docs/publishing.md", "TWINE_")
-    assert f"{project.package}-1.2.0-py3-none-any.whl" in index_server.files()
+    printed = terminal.paste("docs/publishing.md", "nox -s publish\n")
+    assert f"Published 1.2.0 to {feed.upload_url}" in printed
+    assert f"{project.package}-1.2.0-py3-none-any.whl" in feed.files()
+
+    # The PAT fallback: publishing again finds the release whole.
+    terminal.paste(
+        "docs/setup.md",
+        "export AZURE_ARTIFACTS_PAT=",
+        replace={"AZURE_ARTIFACTS_PAT=...": f"AZURE_ARTIFACTS_PAT={feed.token}"},
+    )
+    printed = terminal.paste("docs/publishing.md", "TWINE_")
+    assert "1.2.0 is on" in printed and "already, whole" in printed
 
     # Install in another project's fresh virtual environment, and use it.
     elsewhere = tmp_path / "elsewhere"
@@ -417,7 +416,13 @@ def test_generated_docs_commands_work_as_written(
 
     terminal.assert_ran_every_block_to_run(RUN - FEED_SETUP)
     folders = (project.path, elsewhere, tmp_path / "home")
-    assert index_server.files_holding_the_password(*folders) == []
+    for secret in (feed.token, token):
+        assert [
+            path
+            for folder in folders
+            for path in folder.rglob("*")
+            if path.is_file() and secret.encode() in path.read_bytes()
+        ] == [], "a token on disk"
 
 
 def test_every_template_release_the_readme_names_is_the_released_one():
@@ -428,6 +433,6 @@ def test_every_template_release_the_readme_names_is_the_released_one():
     releases = re.findall(
         r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d\d-\d\d$", changelog, re.M
     )
-    named = set(re.findall(r"--checkout v(\d+\.\d+\.\d+)", readme))
+    named = set(re.findall(r"(?:--checkout |refs/tags/)v(\d+\.\d+\.\d+)", readme))
     assert releases and releases[0] == RELEASE
-    assert named and named <= set(releases)
+    assert named <= set(releases)
