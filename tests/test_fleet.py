@@ -9,6 +9,7 @@ pipelines/template-updates.yml on the local agent, as the schedule would.
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -620,3 +621,56 @@ def test_a_renovate_dry_run_lists_the_pinned_tools_it_would_update_from_the_feed
     assert found[("pep621", "requires-python", "python", ">=3.11")] == []
     (tools,) = [k for k in found if k[2] == "cookiecutter-azure-pylib"]
     assert found[tools] == []
+
+
+def renovate_pipeline_steps(temporary: Path) -> dict[str, str]:
+    """The scripts of pipelines/renovate.yml by display name, with the agent's
+    temporary folder filled in."""
+    steps = yaml.safe_load((TEMPLATE / "pipelines" / "renovate.yml").read_text())
+    return {
+        step["displayName"]: step["script"].replace(
+            "$(Agent.TempDirectory)", str(temporary)
+        )
+        for step in steps["steps"]
+        if "script" in step
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("found", ["some", "none", "renovate failed"])
+def test_the_renovate_pipeline_fails_in_one_sentence_when_it_can_read_no_repository(
+    tmp_path: Path, found: str
+) -> None:
+    """Renovate's own --write-discovered-repos lists what autodiscovery found
+    (on the local platform: the one repository here); with the job token
+    limited to the pipeline's own repository, Azure lists none, or Renovate
+    ends before writing the list: the next step fails, naming the setting."""
+    steps = renovate_pipeline_steps(tmp_path)
+    listing = tmp_path / "repositories.json"
+    if found == "some":
+        npx, yes, package, *arguments = shlex.split(
+            steps["Find the repositories Renovate can read"]
+        )
+        assert (npx, yes, package) == ("npx", "--yes", f"renovate@{renovate.RENOVATE}")
+        env = plain_env(tmp_path, RENOVATE_PLATFORM="local", **PIPELINE_ENV,
+                        RENOVATE_CONFIG_FILE=str(TEMPLATE / "pipelines" /
+                                                 "renovate-config.js"))  # fmt: skip
+        done = renovate.run("renovate.js", *arguments, cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    elif found == "none":
+        listing.write_text("[]")
+
+    check = subprocess.run(
+        ["bash", "-c", steps["Fail unless Renovate can read a repository"]],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+    if found == "some":
+        assert json.loads(listing.read_text()) == ["local"]
+        assert (check.returncode, check.stdout) == (0, "")
+    else:
+        assert check.returncode == 1
+        assert check.stdout.startswith(
+            "##vso[task.logissue type=error]Renovate can read no repository"
+        )
+        assert "Limit job authorization scope to referenced" in check.stdout
