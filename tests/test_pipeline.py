@@ -738,6 +738,35 @@ def test_pipeline_publishes_tag_releases_and_main_dev_versions_only(
 
 
 @pytest.mark.slow
+def test_a_type_error_fails_the_run_and_nothing_is_published(
+    tmp_path: Path, index_server: IndexServer
+):
+    """mypy runs in CI as in a bare `nox`: tests, black and flake8 all pass."""
+    project = bake(
+        tmp_path / "bake",
+        minimum_python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        include_dockerfile=False,
+    )
+    module = project.path / "src" / project.package / "typed.py"
+    module.write_text('def answer() -> int:\n    return "forty-two"\n')
+    project.git("add", "--all")
+    project.git("commit", "--quiet", "-m", "A function that lies about its type")
+    with running_feed(index_server, tmp_path / "network") as feed:
+        agent = LocalAgent(project.path, feed, tmp_path / "agent" / "work" / "1")
+
+        result = agent.run(
+            project.path / "azure-pipelines.yml", Build("refs/heads/main")
+        )
+
+    failed = [(s.job, s.name) for s in result.steps if s.outcome == "failed"]
+    assert failed == [("lint", "nox -s typecheck lint")], result.output
+    checked = result.ran("lint", "nox -s typecheck lint").output
+    assert 'Incompatible return value type (got "str", expected "int")' in checked
+    assert result.stages["Publish"] == "skipped"
+    assert index_server.files() == []
+
+
+@pytest.mark.slow
 def test_a_failed_install_is_the_one_red_error_of_its_job(
     tmp_path: Path, index_server: IndexServer
 ):
