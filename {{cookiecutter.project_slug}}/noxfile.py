@@ -51,8 +51,8 @@ def install(session: nox.Session, *arguments: str, **env: str) -> None:
         session.run_install("python", "-c", copying, "pyproject.toml", str(copy))
 
 
-def project_problem(session: nox.Session) -> None:
-    """Stop with the fix where installing the project would end in a traceback."""
+def unsupported_python(session: nox.Session) -> None:
+    """Stop with the fix on a Python the project does not support."""
     needs = SpecifierSet(PROJECT["project"]["requires-python"])
     python = session.python or platform.python_version()
     if str(python) not in needs:
@@ -61,6 +61,11 @@ def project_problem(session: nox.Session) -> None:
             f"Python {python} runs this session and the project needs {needs}: "
             f"nox --force-python {minimum} (uv python install {minimum} gets one)"
         )
+
+
+def project_problem(session: nox.Session) -> None:
+    """Stop with the fix where installing the project would end in a traceback."""
+    unsupported_python(session)
     from_git = PROJECT["tool"].get("hatch", {}).get("version", {}).get("source")
     head = ["git", "rev-parse", "--verify", "--quiet", "HEAD"]
     if from_git == "vcs" and subprocess.run(head, capture_output=True).returncode:
@@ -89,7 +94,13 @@ def tests(session: nox.Session) -> None:
 @nox.session(allow_parallel=True)
 def typecheck(session: nox.Session) -> None:
     """Check the types with mypy, strict (settings in pyproject.toml)."""
-    install(session, "--group", "typecheck", "-e", ".")
+    # mypy reads the package from src/: its dependencies are installed, not it
+    # (building it takes longer than the check).
+    unsupported_python(session)  # mypy checks for the Python that runs it
+    project = PROJECT["project"]
+    extras = project.get("optional-dependencies", {}).values()
+    needs = [*project.get("dependencies", []), *(need for e in extras for need in e)]
+    install(session, "--group", "typecheck", *needs)
     session.run("mypy", *session.posargs)
 
 
