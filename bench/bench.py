@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +33,9 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+# The cache `nox -s typecheck` shares between libraries (see the noxfile).
+CACHE_HOME = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+MYPY_CACHE = os.environ.get("MYPY_CACHE_DIR") or str(Path(CACHE_HOME, "mypy"))
 
 
 def run(*command: str | Path, cwd: Path, check: bool = True) -> float:
@@ -55,7 +59,7 @@ def checks_directly(project: Path) -> float:
     tests = venvs / "tests" / "bin"
     commands = [
         [tests / "pytest", "--cov", "--cov-report=xml:reports/coverage.xml"],
-        [venvs / "typecheck" / "bin" / "mypy"],
+        [venvs / "typecheck" / "bin" / "mypy", "--cache-dir", MYPY_CACHE],
         [venvs / "lint" / "bin" / "black", "--check", "--diff", "."],
         [venvs / "lint" / "bin" / "flake8"],
     ]
