@@ -134,7 +134,8 @@ class FeedSetup:
         self.azure, self.feed, self.project = azure, feed, project
 
     def feeds_url(self, path: str = "") -> str:
-        return self.azure.url("feeds", self.feed.project, f"packaging/feeds/{path}")
+        feeds = f"packaging/feeds/{path}" if path else "packaging/feeds"
+        return self.azure.url("feeds", self.feed.project, feeds)
 
     def changes(
         self,

@@ -206,7 +206,7 @@ PULL_REQUEST = strict(
 class Operation:
     name: str  # the specification's operationId
     source: str  # specification/<area>/7.1/<file>
-    host: str  # dev, feeds, pkgs, vssps: <host>.azure.com, dev.azure.com for dev
+    host: str  # dev, feeds, pkgs, vssps: <host>.dev.azure.com, dev.azure.com for dev
     method: str
     path: str  # after /{organization}[/{project}]/_apis/
     project: str  # "required", "optional" (org-scoped feeds) or "none"
@@ -216,13 +216,14 @@ class Operation:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        """The path's parameters as named groups; Azure's routes ignore case."""
+        """The path's parameters as named groups; Azure's routes ignore case
+        (but the specification's paths have no trailing slash)."""
         parts = re.split(r"\{(\w+)\}", self.path)
         regex = "".join(
             f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part)
             for index, part in enumerate(parts)
         )
-        return re.compile(regex + "/?", re.IGNORECASE)
+        return re.compile(regex, re.IGNORECASE)
 
     def problems(self, project: str | None, version: str, body: Any) -> list[str]:
         """How a request that matched this operation's path differs from it."""

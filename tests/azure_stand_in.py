@@ -267,7 +267,7 @@ class StandIn:
         return Answer.json(status, text, *headers)
 
     def handle(self, request: Request, path: str) -> tuple[int, Any, list]:
-        segments = [unquote(s) for s in path.strip("/").split("/")]
+        segments = [unquote(s) for s in path.lstrip("/").split("/")]
         org = self.organizations.get(segments[0])
         if org is None:
             raise Refusal(404, f"The organization '{segments[0]}' could not be found.")
