@@ -135,7 +135,7 @@ def azure_message(answer: Answer, secrets: set[str]) -> str:
     try:
         document = json.loads(text)
         message = str(document["message"]) if isinstance(document, dict) else text
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, RecursionError):
         message = text
     message = " ".join(masked(message, secrets).split())
     return (message[:300] + " ...") if len(message) > 300 else (message or "no message")
@@ -267,7 +267,7 @@ class AzureDevOps:
             return None
         try:
             return json.loads(answer.text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             kind = answer.header("Content-Type").split(";")[0] or "no content type"
             raise AzureDevOpsError(
                 f"Azure DevOps' answer to {what} is not JSON (HTTP {answer.status},"
@@ -319,8 +319,14 @@ class AzureDevOps:
         return value
 
     def shaped(self, document: Any, what: str, *keys: str) -> dict[str, Any]:
-        """An object answer that has `keys`, or one sentence if it does not."""
-        if not isinstance(document, dict) or any(key not in document for key in keys):
+        """An object answer whose `keys` are ids (text or numbers), or one
+        sentence if it is not."""
+        if not isinstance(document, dict) or not all(
+            isinstance(document.get(key), (str, int))
+            and not isinstance(document.get(key), bool)
+            and document.get(key) != ""
+            for key in keys
+        ):
             raise AzureDevOpsError(
                 f"Azure DevOps' answer to {what} lacks {', '.join(keys)}: a proxy or"
                 " an older Azure DevOps Server answered; check the address"

@@ -116,7 +116,7 @@ def claims(token: str) -> dict[str, object]:
     try:
         payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
         found = json.loads(payload)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, RecursionError):
         return {}
     return found if isinstance(found, dict) else {}
 
@@ -186,7 +186,7 @@ def keyring_login(url: str, user: str | None, timeout: float) -> Login | str:
         return "the keyring is not installed with twine here"
     try:
         found = json.loads(asked.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         found = None
     if not found or not found[1]:
         return "the keyring has no token for the feed: sign in once (docs/setup.md)"

@@ -112,9 +112,11 @@ def is_pypi(source: Any) -> bool:
 def is_build_validation(
     policy: dict[str, Any], repository_id: str, pipeline_id: Any
 ) -> bool:
-    settings = policy.get("settings") or {}
+    kind, settings = policy.get("type"), policy.get("settings")
+    if not isinstance(kind, dict) or not isinstance(settings, dict):
+        return False
     return (
-        (policy.get("type") or {}).get("id") == BUILD_POLICY_TYPE
+        kind.get("id") == BUILD_POLICY_TYPE
         and not policy.get("isDeleted")
         and settings.get("buildDefinitionId") == pipeline_id
         and any(
@@ -437,16 +439,28 @@ class FeedSetup:
                 },
             }
             what = f"create the pipeline {name}"
-            answer = self.azure.request(
-                "POST",
-                self.azure.url("dev", self.project, "pipelines"),
+            answer = self.azure.shaped(
+                self.azure.request(
+                    "POST",
+                    self.azure.url("dev", self.project, "pipelines"),
+                    what,
+                    body,
+                    scope=Scope.BUILD_EXECUTE,
+                    needs="creating pipelines needs Edit build pipeline in the project",
+                ),
                 what,
-                body,
-                scope=Scope.BUILD_EXECUTE,
-                needs="creating pipelines needs Edit build pipeline in the project",
+                "id",
+            )
+            self.took(
+                lambda pipelines: any(
+                    p.get("id") == answer["id"] and p.get("name") == name
+                    for p in pipelines
+                ),
+                self.pipelines,
+                what,
             )
             if path == PIPELINE_FILE:
-                created.update(self.azure.shaped(answer, what, "id"))
+                created.update(answer)
 
         return create_pipeline
 
@@ -510,10 +524,21 @@ class FeedSetup:
         if any(p.get("isEnabled") and p.get("isBlocking") for p in found):
             return changes
         if found:
-            changes.append(self.policy_repair(found[0], repository_name))
+            changes.append(self.policy_repair(found[0], repository, repository_name))
         else:
             changes.append(self.policy_creation(repository, repository_name, created))
         return changes
+
+    def requiring(
+        self, repository_id: str, pipeline_id: Any
+    ) -> Callable[[list[dict[str, Any]]], bool]:
+        """Whether policies make main's pull requests wait for the pipeline."""
+        return lambda policies: any(
+            is_build_validation(p, repository_id, pipeline_id)
+            and p.get("isEnabled") is True
+            and p.get("isBlocking") is True
+            for p in policies
+        )
 
     def policy_creation(
         self, repository: dict[str, Any], repository_name: str, created: dict[str, Any]
@@ -538,14 +563,17 @@ class FeedSetup:
                     ],
                 },
             }
+            what = f"add the build validation policy on main of {repository_name}"
             self.azure.request(
                 "POST",
                 self.azure.url("dev", self.project, "policy/configurations"),
-                f"add the build validation policy on main of {repository_name}",
+                what,
                 body,
                 scope=Scope.CODE_WRITE,
                 needs="branch policies need Edit policies on the repository",
             )
+            self.took(self.requiring(repository["id"], created["id"]), self.policies,
+                      what)  # fmt: skip
 
         return Change(
             f"require the pipeline {repository_name} to pass before pull requests"
@@ -553,7 +581,9 @@ class FeedSetup:
             create_policy,
         )
 
-    def policy_repair(self, policy: dict[str, Any], repository_name: str) -> Change:
+    def policy_repair(
+        self, policy: dict[str, Any], repository: dict[str, Any], repository_name: str
+    ) -> Change:
         state = " and ".join(
             word
             for word, on in (("disabled", policy.get("isEnabled")),
@@ -565,16 +595,23 @@ class FeedSetup:
             body = {
                 key: policy[key] for key in ("type", "settings") if key in policy
             } | {"isEnabled": True, "isBlocking": True}
+            what = (
+                f"make the build validation policy on main of {repository_name}"
+                " enabled and blocking"
+            )
             self.azure.request(
                 "PUT",
                 self.azure.url(
                     "dev", self.project, f"policy/configurations/{policy['id']}"
                 ),
-                f"make the build validation policy on main of {repository_name}"
-                " enabled and blocking",
+                what,
                 body,
                 scope=Scope.CODE_WRITE,
                 needs="branch policies need Edit policies on the repository",
+            )
+            pipeline_id = policy["settings"]["buildDefinitionId"]
+            self.took(
+                self.requiring(repository["id"], pipeline_id), self.policies, what
             )
 
         return Change(

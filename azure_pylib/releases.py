@@ -68,7 +68,8 @@ def problems(tag: str, checkout: Path) -> list[str]:
     try:
         context = json.loads((checkout / "cookiecutter.json").read_text("utf-8"))
         template_version = context.get("_template_version")
-    except (OSError, ValueError, AttributeError) as error:  # a list has no .get
+    except (OSError, ValueError, AttributeError, RecursionError) as error:
+        # a list has no .get; RecursionError: nested too deep
         template_version = f"unreadable ({type(error).__name__})"
     if template_version != version:
         found.append(

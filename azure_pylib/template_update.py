@@ -99,7 +99,7 @@ def recorded(library: Path) -> tuple[str, str]:
         cruft = json.loads((library / ".cruft.json").read_text(encoding="utf-8"))
         template = cruft["template"]
         release = cruft["context"]["cookiecutter"]["_template_version"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise UpdateError(
             f"{library / '.cruft.json'} does not say which template and release"
             f" the library comes from ({type(error).__name__}): link it with"

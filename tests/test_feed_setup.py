@@ -186,6 +186,54 @@ def test_setup_brings_a_drifted_paged_organization_back_and_then_rests(azure, tm
     assert org.changes == changes
 
 
+@pytest.mark.parametrize(
+    ("drift", "host", "method", "path"),
+    [
+        ("upstreams off", "feeds.dev.azure.com", "PATCH", "/packaging/feeds/"),
+        ("retention", "feeds.dev.azure.com", "PUT", "/retentionpolicies"),
+        ("role", "feeds.dev.azure.com", "PATCH", "/permissions"),
+        ("pipeline", "dev.azure.com", "POST", "/_apis/pipelines"),
+        ("policy", "dev.azure.com", "POST", "/policy/configurations"),
+        ("policy disabled", "dev.azure.com", "PUT", "/policy/configurations/"),
+    ],
+)
+def test_a_write_azure_accepts_but_does_not_make_is_a_refusal(
+    azure, tmp_path, drift, host, method, path
+):
+    """Each change is read back: a 200 that changed nothing is not "Did"."""
+    from tests.azure_network import Answer
+
+    org, stand_in = azure.org, azure.stand_in
+    project = bake(tmp_path)
+    run_azure_pylib(tmp_path, azure, "setup", project.path.name, "--pipeline")
+    (feed,) = org.feeds
+    if drift == "upstreams off":
+        feed["upstreamEnabled"] = False
+    elif drift == "retention":
+        org.retention[feed["id"]]["countLimit"] = 5000
+    elif drift == "role":
+        org.roles[feed["id"]][org.build_identity(None).descriptor] = "reader"
+    elif drift == "pipeline":
+        pipelines = org.pipelines["myproject"]
+        pipelines[:] = [p for p in pipelines if not p["name"].endswith("updates")]
+    elif drift == "policy":
+        org.policies["myproject"].clear()
+    else:
+        org.policies["myproject"][0]["isEnabled"] = False
+
+    def ignoring_the_write(request):
+        if request.method == method and path in request.path:
+            return Answer.json(200, '{"id": 999, "name": "x", "value": []}')
+        return stand_in.app(request)
+
+    azure.network.route(host, ignoring_the_write)
+    result = run_azure_pylib(tmp_path, azure, "setup", project.path.name, "--pipeline")
+
+    sentence = one_sentence(result)
+    assert "accepted the request to" in sentence
+    assert "reading it back shows no change" in sentence
+
+
 def test_setup_adds_pypi_to_an_existing_feed_that_lacks_it_and_keeps_owner_roles(
     azure, tmp_path
 ):
@@ -373,18 +421,45 @@ def test_an_azure_devops_server_is_reached_at_the_url_it_is_given(azure, tmp_pat
     assert azure.org.feeds[0]["upstreamEnabled"]
 
 
-def test_an_answer_that_is_not_azure_devops_json_is_one_sentence(azure, tmp_path):
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b"<html>Corporate proxy: please log in</html>", "text/html"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json"),  # nested too deep
+    ],
+)
+def test_an_answer_that_is_not_azure_devops_json_is_one_sentence(
+    azure, tmp_path, body, kind
+):
     from tests.azure_network import Answer
 
     azure.network.route(
         "feeds.dev.azure.com",
-        lambda request: Answer(200, b"<html>Corporate proxy: please log in</html>",
-                               [("Content-Type", "text/html")]),  # fmt: skip
+        lambda request: Answer(200, body, [("Content-Type", kind)]),
     )
 
     sentence = one_sentence(run_azure_pylib(tmp_path, azure, *SETUP))
 
-    assert re.search(r"is not JSON \(HTTP 200, text/html\): a proxy", sentence)
+    assert re.search(rf"is not JSON \(HTTP 200, {kind}\): a proxy", sentence)
+
+
+def test_an_id_that_is_not_an_id_is_one_sentence_and_changes_nothing(azure, tmp_path):
+    from tests.azure_network import Answer
+
+    project = bake(tmp_path)
+    run_azure_pylib(tmp_path, azure, "setup", project.path.name)
+    changes = azure.org.changes
+
+    def odd_repository(request):
+        if "/git/repositories/" in request.path:
+            return Answer.json(200, '{"id": [], "name": 3}')
+        return azure.stand_in.app(request)
+
+    azure.network.route("dev.azure.com", odd_repository)
+    result = run_azure_pylib(tmp_path, azure, "setup", project.path.name, "--pipeline")
+
+    assert "lacks id: a proxy" in one_sentence(result)
+    assert azure.org.changes == changes
 
 
 def test_the_tools_need_nothing_but_the_standard_library():
