@@ -311,6 +311,12 @@ def verdict(
 ) -> str:
     """The one sentence that ends the upload."""
     every = [file.name for file in release.files]
+    whole = isinstance(found, dict) and all(found.get(n) == "same" for n in every)
+    if failed and whole:  # the feed took the upload, its answer was lost
+        return (
+            f"Published {release.version} to {shown}: the feed lists every file"
+            " with its hash (the answer to the last upload did not come back)"
+        )
     if failed:
         sentence = failure(failed, shown, timeout)
         if isinstance(found, dict) and found:
@@ -401,8 +407,8 @@ def publish(options: argparse.Namespace, env: dict[str, str]) -> tuple[int, str]
             break
     found = read_back(page, login, release, time.monotonic() if failed else deadline)
     said = verdict(release, tries, shown, found, failed, options.timeout)
-    whole = isinstance(found, dict) and set(found.values()) == {"same"}
-    whole = whole and len(found) == len(release.files) and failed is None
+    every = [file.name for file in release.files]
+    whole = isinstance(found, dict) and all(found.get(n) == "same" for n in every)
     return (0 if whole else 1), masked(said, login.secrets)
 
 

@@ -34,9 +34,10 @@ Artifacts does where pypiserver answers otherwise:
   suffix -> queue): a status answered without storing (429 with Retry-After,
   as Azure DevOps throttles: Microsoft's "Rate and usage limits"), "stored,
   then 502", "reset" (the connection closes without an answer), "sign-in" (a
-  token that expired between two files) and "200 page" (a proxy's page, nothing
-  stored). `listing` decides how the project pages answer: "late" lists a new
-  file only seconds after its upload, "sign-in" answers the page with the
+  token that expired between two files), "200 page" (a proxy's page, nothing
+  stored) and "stored, then silence" (no answer for a minute). `listing`
+  decides how the project pages answer: "late" lists a new file only seconds
+  after its upload, "sign-in" answers the page with the
   sign-in redirect, "203" with the sign-in page, "upper md5" lists hashes as
   MD5 in upper case.
 
@@ -287,6 +288,9 @@ class Feed:
             self.stored_at[filename] = time.monotonic()
         if upset == "stored, then 502":
             return Answer(502, b"Bad Gateway")
+        if upset == "stored, then silence":
+            hold(request)
+            return None
         return answer
 
     def forward(self, request: Request, path: str, body: bytes) -> Answer:

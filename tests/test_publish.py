@@ -264,6 +264,23 @@ def test_a_file_stored_before_a_502_counts_as_uploaded_not_as_already_there(
 
 
 @pytest.mark.slow
+def test_a_release_the_feed_stored_whole_is_published_though_an_answer_was_lost(
+    tmp_path, library, feed
+):
+    version = next(versions)
+    files = built(tmp_path, version)
+    feed.upsets = {".tar.gz": ["stored, then silence"]}
+
+    result = publish(library, feed, files, timeout=8)
+
+    assert result.returncode == 0, result.sentence
+    assert result.sentence.startswith(
+        f"Published {version} to {feed.upload_url}: the feed lists every file"
+    ), result.sentence
+    assert result.took < 8 + 20
+
+
+@pytest.mark.slow
 def test_throttled_uploads_wait_longer_each_time_and_then_go_through(
     tmp_path, library, feed
 ):
