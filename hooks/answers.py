@@ -447,6 +447,16 @@ class RefusedAnswers(FailedHookException):
     """
 
 
+def refused(message: str) -> BaseException:
+    """RefusedAnswers to raise; on cruft's command line, which shows every
+    exception as a traceback, the message on stderr and exit status 1 instead
+    (cruft removes its temporary folders on the way out)."""
+    if user_config.on_cruft_command_line():
+        print(message, file=sys.stderr)
+        return SystemExit(1)
+    return RefusedAnswers(message)
+
+
 def template_context() -> dict:
     return json.loads((HOOKS.parent / "cookiecutter.json").read_text(encoding="utf-8"))
 
@@ -514,7 +524,7 @@ def checked_answers(answers: dict) -> str:
     """Jinja filter: raise RefusedAnswers on bad answers, else render nothing."""
     # cookiecutter has refused choices out of their options by now.
     if found := problems(answers, choices={}):
-        raise RefusedAnswers(report(found))
+        raise refused(report(found))
     return ""
 
 
@@ -560,15 +570,15 @@ def checked_project_folder(answers: dict) -> str:
     context = template_context()
     found = problems(answers, choices_of(context)) + private_problems(answers)
     if found:
-        raise RefusedAnswers(report(found))
+        raise refused(report(found))
     if answers.get("_output_dir"):
         project = Path(answers["_output_dir"]) / answers["project_slug"]
-        refused = clashes(project, generated_files(template, answers))
-        if refused:
-            raise RefusedAnswers(
+        clashing = clashes(project, generated_files(template, answers))
+        if clashing:
+            raise refused(
                 "\n".join(
                     [f"cookiecutter-azure-pylib cannot generate into {project}:"]
-                    + [f"  - {problem}" for problem in refused]
+                    + [f"  - {problem}" for problem in clashing]
                     + [
                         "Nothing was changed: move these out of the way, or bake"
                         " into a new folder."
@@ -593,7 +603,7 @@ class AnswerChecks(Extension):
         super().__init__(environment)
         # cookiecutter makes this environment before it renders any answer.
         if found := command_line_problems():
-            raise RefusedAnswers(report(found))
+            raise refused(report(found))
         environment.filters["checked_answers"] = checked_answers
         environment.filters["checked_project_folder"] = checked_project_folder
         environment.filters["generated_file_list"] = generated_file_list

@@ -62,11 +62,15 @@ def is_yes_or_no(value: object) -> bool:
     return True
 
 
+def on_cruft_command_line() -> bool:
+    program = Path(sys.argv[0])  # cruft, or python -m cruft's cruft/__main__.py
+    return "cruft" in (program.name, program.parent.name)
+
+
 def cruft_option(name: str) -> str | None:
     """The value of cruft's --extra-context or --variables-to-update on its
     command line (cruft runs its commands without a click context to ask)."""
-    program = Path(sys.argv[0])  # cruft, or python -m cruft's cruft/__main__.py
-    if "cruft" not in (program.name, program.parent.name):
+    if not on_cruft_command_line():
         return None
     option = "--" + name.replace("_", "-")
     for index, word in enumerate(sys.argv):

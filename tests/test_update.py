@@ -401,6 +401,8 @@ def test_cruft_routes_refuse_answers_of_the_wrong_type_or_name(
     said = " ".join(linked.stdout.split() + linked.stderr.split())
     assert "project_slug '../x' must be" in said
     assert project.changed_files == {".cruft.json"}  # deleted here, not by cruft
+    for result in (created, updated, linked):
+        assert "Traceback" not in result.stdout + result.stderr
 
 
 @pytest.mark.slow
