@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,7 @@ from azure_pylib.devops import (
     credential,
     server_url,
 )
+from azure_pylib.feed import Problem, project_of
 
 PYPI_API_VERSION = "7.1-preview.1"  # pyPiApi.json is a preview area
 
@@ -670,22 +670,14 @@ def promote(
 def coordinates_of(project_dir: Path) -> tuple[Feed, str | None, str]:
     """The feed of a baked project ([tool.azure-artifacts]), its Azure
     project and its name."""
-    pyproject = project_dir / "pyproject.toml"
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        table = data["tool"]["azure-artifacts"]
-        feed = Feed(table["organization"], table.get("project"), table["feed"])
-        name = data["project"]["name"]
-        if not all(isinstance(v, str) for v in (feed.organization, feed.name, name)):
-            raise TypeError("a name that is not text")
-        return feed, feed.project, name
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError,
-            TypeError) as error:  # fmt: skip
+        name, address = project_of(project_dir / "pyproject.toml")
+    except Problem as problem:
         raise AzureDevOpsError(
-            f"{pyproject} has no [tool.azure-artifacts] table with organization"
-            f" and feed ({type(error).__name__}): pass a project made from this"
-            " template, or --organization, --project and --feed"
+            f"{problem}, or pass --organization, --project and --feed"
         ) from None
+    feed = Feed(address.organization, address.project, address.name)
+    return feed, feed.project, name
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:

@@ -366,6 +366,8 @@ def test_the_readme_asks_for_every_scope_the_tools_need():
         ("feed name taken", SETUP, "still in the feed recycle bin"),
         ("no credential", SETUP, "No Azure DevOps credential: sign in with `az login`"),
         ("throttled for long", SETUP, "is throttling this credential's requests"),
+        ("not a library", ("setup", "."),
+         "names no project and [tool.azure-artifacts] feed"),  # fmt: skip
     ],
 )
 def test_each_unkind_answer_ends_in_one_sentence_that_names_the_fix(
